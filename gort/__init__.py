@@ -1,0 +1,96 @@
+"""gort: Go's runtime scheduler (G, M, P) for Python coroutines.
+
+Goroutines are `async def` functions run M:N on OS threads by a faithful port
+of Go's scheduler, with Go's channels, select, timers, sync and context.
+
+    import gort
+
+    async def main():
+        ch = gort.Chan()
+        gort.go(worker, ch)
+        return await ch.recv()
+
+    async def worker(ch):
+        await ch.send(42)
+
+    assert gort.run(main) == 42
+"""
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, Optional
+
+from . import proc as _proc
+from .chan import Chan, ClosedChannelError
+from .proc import Deadlock, ThreadExhaustion
+from .select import Case, recv, send
+from .select import select as _select
+
+__all__ = [
+    "run", "go", "gosched", "gomaxprocs", "num_goroutine", "goid", "Deadlock",
+    "ThreadExhaustion", "Chan", "ClosedChannelError", "select", "recv", "send",
+    "Case", "stats",
+]
+
+__version__ = "0.1.0"
+
+
+def run(main: Callable[..., Awaitable[Any]], *args: Any, procs: Optional[int] = None) -> Any:
+    """Run `main(*args)` as goroutine 1 and return its result.
+
+    Bootstraps like Go: schedinit (GOMAXPROCS Ps) -> newproc(main) -> mstart
+    on the calling thread as m0 -> schedule.  When main returns, the program's
+    other goroutines are abandoned (as in Go) and every M is stopped.
+
+    procs: GOMAXPROCS for this run (default: `GORT_MAXPROCS`, else the
+    measured default, see README).  Raises the first exception that escapes
+    any goroutine, and `Deadlock` when no goroutine can ever run again.
+    """
+    return _proc.run(main, *args, procs=procs)
+
+
+def go(fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> None:
+    """Start `fn(*args, **kwargs)` as a new goroutine (Go's `go` statement).
+
+    The new G goes to the current P's runnext.  `fn` must be an async function.
+    """
+    _proc.go(fn, *args, **kwargs)
+
+
+def gosched() -> Awaitable[None]:
+    """`await gort.gosched()`: yield the P; the G goes to the global queue tail."""
+    return _proc.gosched()
+
+
+def gomaxprocs(n: int = 0) -> int:
+    """Set GOMAXPROCS to n when n >= 1 (stop-the-world resize); return the previous value.
+
+    Outside a running program it sets the default for the next `run`.
+    """
+    return _proc.gomaxprocs(n)
+
+
+def num_goroutine() -> int:
+    """The number of goroutines that exist now (Go's runtime.NumGoroutine)."""
+    return _proc.num_goroutine()
+
+
+def goid() -> int:
+    """The id of the calling goroutine (main is 1)."""
+    return _proc.goid()
+
+
+def select(*cases: Case, default: bool = False) -> Awaitable[tuple[int, Any, bool]]:
+    """`i, v, ok = await gort.select(gort.recv(a), gort.send(b, x), default=False)`.
+
+    i is the index of the case that fired; (v, ok) is as `recv_ok` for a receive
+    case and (None, True) for a send case; with default=True and no case ready:
+    (-1, None, False).  Cases on a None channel never fire; no cases and no
+    default blocks forever.  Ready cases are chosen uniformly at random.
+    """
+    return _select(*cases, default=default)
+
+
+def stats() -> dict[str, Any]:
+    """A snapshot of the scheduler: Ps, Ms, Gs, queues, steals (see gort.trace)."""
+    from .trace import stats as _stats
+    return _stats()

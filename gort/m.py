@@ -1,0 +1,69 @@
+"""M: an OS thread running the scheduler loop (runtime2.go `type m`; §1.3, §3.5).
+
+The thread's own loop (proc.schedule) is its g0: scheduler code runs there,
+outside every G.  An M without work parks on its `park` note.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Optional
+
+
+class Note:
+    """Go's note (lock_futex.go): one sleeper, one wake-up.
+
+    A Lock held by nobody but the note: sleep acquires it (blocks until a
+    wakeup releases it), wakeup releases it.  Works across threads, on any build.
+    """
+
+    __slots__ = ("_l",)
+
+    def __init__(self) -> None:
+        self._l = threading.Lock()
+        self._l.acquire()
+
+    def sleep(self, timeout: float = -1) -> bool:
+        return self._l.acquire(True, timeout)
+
+    def wakeup(self) -> None:
+        try:
+            self._l.release()
+        except RuntimeError:        # already woken and not yet consumed
+            pass
+
+    def clear(self) -> None:
+        self._l.acquire(False)
+
+
+class M:
+    __slots__ = (
+        "id", "thread", "ident", "p", "nextp", "oldp", "curg", "spinning",
+        "blocked", "park", "lockedg", "lockedext", "syscalltick", "rand",
+        "exiting", "issys", "dead", "idlesince", "run",
+    )
+
+    def __init__(self, mid: int) -> None:
+        self.id = mid
+        self.thread: Optional[threading.Thread] = None
+        self.ident = 0
+        self.p = None           # attached P
+        self.nextp = None       # P handed over by startm / startlockedm
+        self.oldp = None        # P held before a syscall
+        self.curg = None        # G being run
+        self.spinning = False
+        self.blocked = False    # parked on its note
+        self.park = Note()
+        self.lockedg = None
+        self.lockedext = 0
+        self.syscalltick = 0
+        self.rand = None        # per-M random.Random (Go's per-M cheaprand)
+        self.exiting = False    # told to leave its loop
+        self.issys = False      # sysmon: not counted by checkdead
+        self.dead = False
+        self.idlesince = 0.0
+        self.run = 0            # the run generation it belongs to
+
+    def __repr__(self) -> str:
+        p = self.p.id if self.p is not None else None
+        g = self.curg.goid if self.curg is not None else None
+        return f"<M{self.id} p={p} curg={g} spinning={self.spinning} blocked={self.blocked}>"

@@ -1,0 +1,1256 @@
+"""proc: the scheduler (proc.go; reference §2-§5, §6.5, §14).
+
+schedule / find_runnable / execute, newproc, gopark / goready, the spinning-M
+protocol (wakep, startm, stopm, handoffp), checkdead, stop-the-world and
+procresize, and the bootstrap that `gort.run` drives.
+
+Thread-safety rules (no reliance on the GIL):
+- `sched.*` fields are guarded by `sched.lock`; a few are read without it as
+  hints (queue lengths, nmspinning, npidle), as Go reads its atomics, and every
+  decision taken on a hint is re-checked under the lock.
+- A P's queues follow p.py's single-producer rule; its other fields belong to
+  the M that holds the P.
+- A G's fields belong to the M running it, or, once parked, to whoever dequeued
+  it from a wait queue under that queue's lock (the gopark unlock callback
+  makes that hand-over race-free).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sys
+import threading
+import time
+import types
+from typing import Any, Callable, Optional
+
+from . import g as _g
+from .g import (G, _Gdead, _Grunnable, _Grunning, _Gsyscall, _Gwaiting,
+                describe)
+from .m import M
+from .p import (GFREE_KEEP, GFREE_MAX, GOID_CACHE_BATCH, P, _Pdead, _Pgcstop,
+                _Pidle, _Prunning, _Psyscall, runqget, runqput, runqsteal)
+from .sched import MAX_GOMAXPROCS, MAXMCOUNT, Sched
+from .timers import check_p as _check_timers
+
+log = logging.getLogger("gort")
+
+STEAL_TRIES = 4          # stealTries
+FAIRNESS_TICK = 61       # schedtick % 61: look at the global queue first
+
+
+class Deadlock(RuntimeError):
+    """Raised by `gort.run` when no goroutine can ever run again (Go's fatal error)."""
+
+    def __init__(self, msg: str, goroutines: Optional[list[str]] = None) -> None:
+        self.goroutines = goroutines or []
+        full = msg if not self.goroutines else msg + "\n\n" + "\n\n".join(self.goroutines)
+        super().__init__(full)
+
+
+class ThreadExhaustion(RuntimeError):
+    """More than 10,000 Ms (Go's "program exceeds 10000-thread limit")."""
+
+
+class _TLS(threading.local):
+    m: Optional[M] = None
+
+
+_tls = _TLS()
+sched = Sched()                      # replaced by every run()
+_run_lock = threading.Lock()         # one program at a time per process
+_default_procs: Optional[int] = None  # gomaxprocs() set outside a program
+
+_FunctionType = types.FunctionType
+_MethodType = types.MethodType
+_BuiltinMethodType = types.BuiltinMethodType
+
+
+class Trap:
+    """A request a goroutine yields to its M that is neither a park nor a yield.
+
+    `trap(m, gp)` runs on the M (its g0) with gp already detached; it returns
+    True to resume gp at once on this M.
+    """
+
+    __slots__ = ()
+
+    def trap(self, m: M, gp: G) -> bool:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def getm() -> Optional[M]:
+    return _tls.m
+
+
+def getg() -> Optional[G]:
+    m = _tls.m
+    return m.curg if m is not None else None
+
+
+def _nogo(what: str) -> RuntimeError:
+    return RuntimeError(f"{what} called outside a running gort program "
+                        "(start one with gort.run(main))")
+
+
+# ---------------------------------------------------------------- newproc
+
+def check_async(fn: Any, what: str) -> None:
+    code = getattr(fn, "__code__", None)
+    if code is not None and code.co_flags & 0x180:   # CO_COROUTINE | CO_ITERABLE_COROUTINE
+        return
+    if isinstance(fn, types.CoroutineType):
+        fn.close()
+        raise TypeError(f"{what}: pass the async function and its arguments, not a coroutine "
+                        f"object: {what}(f, x), not {what}(f(x))")
+    import inspect
+    if not callable(fn):
+        raise TypeError(f"{what}: {fn!r} is not callable")
+    if not inspect.iscoroutinefunction(fn):
+        raise TypeError(f"{what}: {getattr(fn, '__qualname__', fn)!r} is not an async function "
+                        "(goroutines are `async def` functions)")
+
+
+def _newgoid(pp: P) -> int:
+    if pp.goidcache == pp.goidcacheend:
+        s = sched
+        s.lock.acquire()
+        s.goidgen += GOID_CACHE_BATCH
+        pp.goidcacheend = s.goidgen + 1
+        s.lock.release()
+        pp.goidcache = pp.goidcacheend - GOID_CACHE_BATCH
+    goid = pp.goidcache
+    pp.goidcache += 1
+    return goid
+
+
+def gfget(pp: P) -> Optional[G]:
+    free = pp.gfree
+    if not free:
+        s = sched
+        if not s.gfree:
+            return None
+        s.lock.acquire()
+        n = min(GFREE_KEEP, len(s.gfree))
+        if n:
+            free.extend(s.gfree[-n:])
+            del s.gfree[-n:]
+        s.lock.release()
+        if not free:
+            return None
+    return free.pop()
+
+
+def gfput(pp: Optional[P], gp: G) -> None:
+    if pp is None:
+        s = sched
+        s.lock.acquire()
+        s.gfree.append(gp)
+        s.lock.release()
+        return
+    free = pp.gfree
+    free.append(gp)
+    if len(free) >= GFREE_MAX:
+        s = sched
+        s.lock.acquire()
+        n = len(free) - GFREE_KEEP
+        s.gfree.extend(free[-n:])
+        del free[-n:]
+        s.lock.release()
+
+
+def newproc(coro: Any, m: Optional[M]) -> G:
+    """Make a G for coro and put it in the current P's runnext (or the global queue without a P)."""
+    s = sched
+    pp = m.p if m is not None else None
+    gp = gfget(pp) if pp is not None else None
+    if gp is None:
+        gp = G()
+        s.allgs.append(gp)
+    if pp is not None:
+        gp.goid = _newgoid(pp)
+    else:
+        s.lock.acquire()
+        s.goidgen += 1
+        gp.goid = s.goidgen
+        s.lock.release()
+    gp.coro = coro
+    cur = m.curg if m is not None else None
+    gp.parentgoid = cur.goid if cur is not None else 0
+    gp.status = _Grunnable
+    tr = s.trace
+    if tr is not None:
+        tr.event("GoCreate", m, gp)
+    if pp is not None:
+        batch = runqput(pp, gp, True)
+        if batch:
+            s.lock.acquire()
+            s.globrunqputbatch(batch)
+            s.lock.release()
+    else:
+        s.lock.acquire()
+        s.globrunqput(gp)
+        s.lock.release()
+    if s.main_started and s.npidle and not s.nmspinning:
+        wakep()
+    return gp
+
+
+def go(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    m = _tls.m
+    if m is None or not sched.main_started:
+        raise _nogo("gort.go")
+    check_async(fn, "gort.go")
+    coro = fn(*args, **kwargs)
+    if type(coro) is not types.CoroutineType:
+        raise TypeError(f"gort.go: {fn!r} returned {type(coro).__name__}, not a coroutine")
+    newproc(coro, m)
+
+
+# ---------------------------------------------------------------- ready / park
+
+def ready(gp: G, next: bool = True) -> None:
+    """goready: make a parked G runnable on the caller's P (runnext) and wakep."""
+    if gp.status != _Gwaiting:
+        raise RuntimeError(f"bad g->status in ready: G{gp.goid} is {_g.GSTATUS_NAMES.get(gp.status)}")
+    gp.status = _Grunnable
+    s = sched
+    tr = s.trace
+    m = _tls.m
+    if tr is not None:
+        tr.event("GoUnblock", m, gp)
+    pp = m.p if m is not None else None
+    if pp is None or m.curg is None and not m.spinning and pp.m is not m:
+        # no P of our own (sysmon, a syscall thread, a foreign thread): global queue
+        s.lock.acquire()
+        s.globrunqput(gp)
+        s.lock.release()
+        wakep()
+        return
+    batch = runqput(pp, gp, next)
+    if batch:
+        s.lock.acquire()
+        s.globrunqputbatch(batch)
+        s.lock.release()
+    if s.npidle and not s.nmspinning:
+        wakep()
+
+
+def injectglist(gs: list[G]) -> None:
+    """Make many Gs runnable (netpoll, timers without a P); global queue, one M per idle P."""
+    if not gs:
+        return
+    s = sched
+    for gp in gs:
+        gp.status = _Grunnable
+    s.lock.acquire()
+    s.globrunqputbatch(gs)
+    n = min(len(gs), s.npidle)
+    s.lock.release()
+    for _ in range(n):
+        startm(None, False)
+    wakep()
+
+
+@types.coroutine
+def gosched() -> Any:
+    """Yield the P: the G goes to the global queue tail (Go's Gosched)."""
+    if _tls.m is None:
+        raise _nogo("gort.gosched")
+    yield None
+
+
+@types.coroutine
+def park_forever(reason: str) -> Any:
+    """Block for good (nil channel operations, select with no cases)."""
+    m = _tls.m
+    if m is None:
+        raise _nogo("a blocking gort operation")
+    m.curg.waitreason = reason
+    yield _true
+    raise RuntimeError("park_forever: woken")  # pragma: no cover
+
+
+def _true() -> bool:
+    return True
+
+
+# ---------------------------------------------------------------- Ps and Ms
+
+def acquirep(m: M, pp: P) -> None:
+    if pp.status != _Pidle:
+        raise RuntimeError(f"wirep: invalid p state {pp.status} for P{pp.id}")
+    pp.status = _Prunning
+    pp.m = m
+    m.p = pp
+    tr = sched.trace
+    if tr is not None:
+        tr.event("ProcStart", m, None, pp)
+
+
+def releasep(m: M) -> P:
+    pp = m.p
+    pp.m = None
+    pp.status = _Pidle
+    m.p = None
+    tr = sched.trace
+    if tr is not None:
+        tr.event("ProcStop", m, None, pp)
+    return pp
+
+
+def wakep() -> None:
+    """Start a spinning M if there is an idle P and nobody is spinning."""
+    s = sched
+    if s.nmspinning or not s.npidle or s.stopflag:
+        return
+    s.lock.acquire()
+    if s.nmspinning or s.stopflag:
+        s.lock.release()
+        return
+    pp = s.pidlegetSpinning()
+    if pp is None:
+        s.lock.release()
+        return
+    s.nmspinning += 1
+    startm(pp, True, lockheld=True)
+
+
+def startm(pp: Optional[P], spinning: bool, lockheld: bool = False) -> None:
+    """Run some M on pp (an idle P when pp is None); make an M if none is idle."""
+    s = sched
+    if not lockheld:
+        s.lock.acquire()
+    if pp is None:
+        if spinning:
+            raise RuntimeError("startm: P required for spinning=True")
+        pp = s.pidleget()
+        if pp is None:
+            s.lock.release()
+            return
+    nmp = s.mget()
+    if nmp is None:
+        try:
+            mid = _mreserveid(s)
+        except ThreadExhaustion as e:
+            s.pidleput(pp)
+            if spinning:
+                s.nmspinning -= 1
+            s.lock.release()
+            fatal(e)
+            return
+        s.lock.release()
+        newm(mid, pp, spinning)
+        return
+    s.lock.release()
+    nmp.spinning = spinning
+    nmp.nextp = pp
+    nmp.park.wakeup()
+
+
+def _mreserveid(s: Sched) -> int:
+    if s.mcount >= MAXMCOUNT:
+        raise ThreadExhaustion(f"runtime: program exceeds {MAXMCOUNT}-thread limit (thread exhaustion)")
+    mid = s.mnext
+    s.mnext += 1
+    s.mcount += 1
+    return mid
+
+
+def newm(mid: int, pp: Optional[P], spinning: bool, fn: Optional[Callable[[M], None]] = None) -> M:
+    s = sched
+    m = M(mid)
+    m.nextp = pp
+    m.spinning = spinning
+    m.rand = random.Random()
+    s.allm.append(m)
+    t = threading.Thread(target=mstart, args=(m, s, fn), name=f"gort-M{mid}", daemon=True)
+    m.thread = t
+    try:
+        t.start()
+    except RuntimeError as e:          # the OS refused a thread
+        s.lock.acquire()
+        s.mcount -= 1
+        if pp is not None:
+            pp.status = _Pidle
+            s.pidleput(pp)
+        if spinning:
+            s.nmspinning -= 1
+        s.lock.release()
+        fatal(ThreadExhaustion(f"runtime: cannot create thread: {e}"))
+    return m
+
+
+def mstart(m: M, s: Sched, fn: Optional[Callable[[M], None]]) -> None:
+    _tls.m = m
+    m.ident = threading.get_ident()
+    try:
+        if fn is not None:         # mstartfn: sysmon and other system Ms
+            fn(m)
+            return
+        if m.nextp is not None:
+            pp, m.nextp = m.nextp, None
+            acquirep(m, pp)
+        schedule(m)
+    except BaseException as e:     # a scheduler bug must stop the program, not vanish
+        if not s.exiting:
+            fatal(e)
+    finally:
+        mexit(m, s)
+
+
+def mexit(m: M, s: Sched) -> None:
+    s.lock.acquire()
+    m.dead = True
+    if m.issys:
+        s.nmsys -= 1
+    if m in s.midle:
+        s.midle.remove(m)
+        s.nmidle -= 1
+    s.mcount -= 1
+    s.nmfreed += 1
+    pp = m.p
+    if pp is not None and not s.exiting:   # leaving with a P (lockedg exit): hand it off
+        m.p = None
+        pp.m = None
+        pp.status = _Pidle
+        s.lock.release()
+        handoffp(pp)
+    else:
+        if not s.exiting:
+            checkdead(s)
+        s.lock.release()
+    _tls.m = None
+
+
+def stopm(m: M) -> None:
+    """Park m on its note until startm hands it a P."""
+    s = sched
+    s.lock.acquire()
+    if s.exiting:
+        s.lock.release()
+        return
+    m.idlesince = time.monotonic()
+    s.midle.append(m)
+    s.nmidle += 1
+    checkdead(s)
+    if s.exiting:
+        if m in s.midle:
+            s.midle.remove(m)
+            s.nmidle -= 1
+        s.lock.release()
+        return
+    s.lock.release()
+    m.blocked = True
+    m.park.sleep()
+    m.blocked = False
+    if s.exiting:
+        return
+    pp, m.nextp = m.nextp, None
+    if pp is not None:
+        acquirep(m, pp)
+
+
+def handoffp(pp: P) -> None:
+    """Give away a P whose M cannot use it (syscall retake, locked M, exiting M)."""
+    s = sched
+    if not pp.runqempty() or s.runq:
+        startm(pp, False)
+        return
+    if pp.timers is not None and pp.timers.has_ready():
+        startm(pp, False)
+        return
+    s.lock.acquire()
+    if s.nmspinning + s.npidle == 0 and not s.stopflag:
+        s.nmspinning += 1
+        s.needspinning = 0
+        startm(pp, True, lockheld=True)
+        return
+    if s.gcwaiting:
+        pp.status = _Pgcstop
+        s.stopwait -= 1
+        if s.stopwait == 0:
+            s.stopnote.wakeup()
+        s.lock.release()
+        return
+    if s.runq:
+        startm(pp, False, lockheld=True)
+        return
+    # the last running P and nobody polls the network: keep an M on it
+    if s.npidle == s.gomaxprocs - 1 and s.lastpoll != 0 and _netpoll_waiters():
+        startm(pp, False, lockheld=True)
+        return
+    pp.status = _Pidle
+    s.pidleput(pp)
+    s.lock.release()
+    if pp.timers is not None and pp.timers.len:
+        wake_netpoller(pp.timers.wake_time())
+
+
+def _netpoll_waiters() -> bool:
+    from . import netpoll
+    return netpoll.any_waiters()
+
+
+def wake_netpoller(when: float) -> None:
+    from . import netpoll
+    netpoll.wake_netpoller(when)
+
+
+# ---------------------------------------------------------------- the scheduler loop
+
+def schedule(m: M) -> None:
+    """The M's own loop (its g0): find a G, run it until it yields back, repeat."""
+    s = sched
+    FAIR = FAIRNESS_TICK
+    while True:
+        if s.stopflag:
+            if s.exiting:
+                return
+            if s.gcwaiting:
+                gcstopm(m)
+                continue
+        pp = m.p
+        if pp is None or pp.status == _Pdead:
+            # sysmon retired our P while we were blocked in unmarked code
+            if pp is not None:
+                from .syscall import flush_retired
+                flush_retired(m)
+            if m.lockedg is None:
+                reacquirep(m)
+                continue
+        if m.lockedg is not None:
+            gp = stoplockedm(m)
+            if gp is None:
+                return
+            inherit = False
+        else:
+            gp = None
+            # findRunnable fast path, in Go's order: timers, fairness tick, runnext/runq
+            tm = pp.timers
+            if tm is not None and tm.heap:
+                _check_timers(m, pp)
+            if pp.schedtick % FAIR == 0 and s.runq:
+                s.lock.acquire()
+                gp = s.globrunqget(pp, 1)
+                s.lock.release()
+                inherit = False
+            if gp is None:
+                rn = pp.runnext
+                if rn:
+                    try:
+                        gp = rn.pop()
+                        inherit = True
+                    except IndexError:
+                        pass
+                if gp is None:
+                    q = pp.runq
+                    if q:
+                        try:
+                            gp = q.popleft()
+                            inherit = False
+                        except IndexError:
+                            pass
+                if gp is None:
+                    gp, inherit = find_runnable(m)
+                    if gp is None:
+                        return
+            if m.spinning:
+                resetspinning(m)
+            if gp.lockedm is not None and gp.lockedm is not m:
+                startlockedm(m, gp)
+                continue
+        execute(m, gp, inherit)
+        if m.exiting:          # its locked G exited: the thread goes with it
+            return
+
+
+def reacquirep(m: M) -> None:
+    """An M without a P (after a retired P): take an idle P, else park (exitsyscall0)."""
+    s = sched
+    s.lock.acquire()
+    pp = None if s.gcwaiting else s.pidleget()
+    if pp is not None:
+        acquirep(m, pp)
+        s.lock.release()
+        return
+    s.lock.release()
+    stopm(m)
+
+
+def execute(m: M, gp: G, inherit: bool) -> None:
+    """Run gp on m until it parks, yields, exits or is handed off; then return to schedule."""
+    s = sched
+    pp = m.p
+    if not inherit:
+        pp.schedtick += 1
+    pp.nran += 1
+    tr = s.trace
+    while True:
+        m.curg = gp
+        gp.m = m
+        gp.status = _Grunning
+        gp.preempt = False
+        if tr is not None:
+            tr.event("GoStart", m, gp)
+        try:
+            req = gp.coro.send(None)
+        except StopIteration as e:
+            goexit0(m, gp, e.value)
+            return
+        except BaseException as e:
+            gopanic(m, gp, e)
+            return
+        t = type(req)
+        if req is None:
+            # Gosched / preemption: to the global queue tail
+            gp.status = _Grunnable
+            m.curg = None
+            gp.m = None
+            if tr is not None:
+                tr.event("GoStop", m, gp)
+            s.lock.acquire()
+            s.runq.append(gp)
+            s.lock.release()
+            if s.npidle and not s.nmspinning:
+                wakep()
+            return
+        if t is _MethodType or t is _FunctionType or t is _BuiltinMethodType:
+            # gopark: mark waiting and detach first, only then run the unlock callback
+            gp.status = _Gwaiting
+            gp.waitsince = s.now
+            m.curg = None
+            gp.m = None
+            if tr is not None:
+                tr.event("GoBlock", m, gp)
+            if req() is False:
+                continue              # unlockf said no: keep running it, same slice
+            return
+        gp.status = _Grunnable
+        m.curg = None
+        gp.m = None
+        if not req.trap(m, gp):
+            return
+        if m.p is None:               # the trap lost the P (syscall slow path)
+            return
+
+
+def goexit0(m: M, gp: G, value: Any) -> None:
+    s = sched
+    gp.status = _Gdead
+    m.curg = None
+    gp.m = None
+    if s.trace is not None:
+        s.trace.event("GoDestroy", m, gp)
+    if gp is s.main_g:
+        s.result = value
+        initiate_exit()
+        return
+    gp.coro = None
+    gp.param = None
+    gp.waiting = None
+    gp.waitreason = ""
+    if gp.lockedm is not None:
+        # Go: a goroutine that exits while locked takes its thread with it
+        gp.lockedm = None
+        gp.lockedext = 0
+        m.lockedg = None
+        m.lockedext = 0
+        gfput(m.p, gp)
+        m.exiting = True
+        return
+    gfput(m.p, gp)
+
+
+def gopanic(m: M, gp: G, e: BaseException) -> None:
+    gp.status = _Gdead
+    m.curg = None
+    gp.m = None
+    if gp.goid != 1 or gp is not sched.main_g:
+        try:
+            e.add_note(f"(raised in goroutine {gp.goid}, {getattr(gp.coro, '__qualname__', '?')})")
+        except AttributeError:      # pragma: no cover - Python < 3.11
+            pass
+    fatal(e)
+
+
+def fatal(e: BaseException) -> None:
+    """Stop the program with e (an unrecovered panic, a deadlock, a runtime error)."""
+    s = sched
+    s.lock.acquire()
+    if s.panic is None:
+        s.panic = e
+    s.lock.release()
+    initiate_exit()
+
+
+def initiate_exit(lockheld: bool = False) -> None:
+    s = sched
+    if not lockheld:
+        s.lock.acquire()
+    s.exiting = True
+    s.stopflag = True
+    idle = list(s.midle)
+    s.midle.clear()
+    s.nmidle = 0
+    if not lockheld:
+        s.lock.release()
+    for mp in idle:
+        mp.park.wakeup()
+    s.stopnote.wakeup()
+    s.sysmonnote.wakeup()
+    from . import netpoll
+    netpoll.netpoll_break()
+
+
+def resetspinning(m: M) -> None:
+    s = sched
+    m.spinning = False
+    s.lock.acquire()
+    s.nmspinning -= 1
+    s.lock.release()
+    wakep()
+
+
+def _become_spinning(m: M, s: Sched) -> None:
+    """Lock held."""
+    m.spinning = True
+    s.nmspinning += 1
+    s.needspinning = 0
+
+
+def find_runnable(m: M) -> tuple[Optional[G], bool]:
+    """Find a G to run, blocking until there is one (proc.go findRunnable, §3.2).
+
+    Returns (None, False) when the program is exiting.
+    """
+    s = sched
+    from . import netpoll, timers
+    while True:  # top
+        if s.stopflag:
+            if s.exiting:
+                return None, False
+            if s.gcwaiting:
+                gcstopm(m)
+                continue
+        pp = m.p
+        now, polluntil = timers.check_p(m, pp)
+        if pp.schedtick % FAIRNESS_TICK == 0 and s.runq:
+            s.lock.acquire()
+            gp = s.globrunqget(pp, 1)
+            s.lock.release()
+            if gp is not None:
+                return gp, False
+        gp, inherit = runqget(pp)
+        if gp is not None:
+            return gp, inherit
+        if s.runq:
+            s.lock.acquire()
+            gp = s.globrunqget(pp, 0)
+            s.lock.release()
+            if gp is not None:
+                return gp, False
+        # non-blocking netpoll: only when no M is blocked in it
+        if netpoll.any_waiters() and s.lastpoll != 0:
+            gs = netpoll.netpoll(0)
+            if gs:
+                gp = gs.pop()
+                injectglist(gs)
+                gp.status = _Grunnable
+                return gp, False
+        # steal, with spinning Ms limited to half the busy Ps
+        if m.spinning or 2 * s.nmspinning < s.gomaxprocs - s.npidle:
+            if not m.spinning:
+                s.lock.acquire()
+                _become_spinning(m, s)
+                s.lock.release()
+            gp, newwork, tnow, w = steal_work(m, pp, now)
+            if gp is not None:
+                return gp, False
+            if newwork:
+                continue
+            now = tnow
+            if w and (polluntil == 0 or w < polluntil):
+                polluntil = w
+        # nothing: give up the P
+        s.lock.acquire()
+        if s.gcwaiting or s.exiting:
+            s.lock.release()
+            continue
+        if s.runq:
+            gp = s.globrunqget(pp, 0)
+            s.lock.release()
+            return gp, False
+        if not m.spinning and s.needspinning:
+            _become_spinning(m, s)
+            s.lock.release()
+            continue
+        releasep(m)
+        s.pidleput(pp)
+        s.lock.release()
+        was_spinning = m.spinning
+        if m.spinning:
+            # the delicate dance: stop spinning first, then look again everywhere
+            m.spinning = False
+            s.lock.acquire()
+            s.nmspinning -= 1
+            if s.runq:
+                pp2 = s.pidlegetSpinning()
+                if pp2 is not None:
+                    acquirep(m, pp2)
+                    _become_spinning(m, s)
+                    gp = s.globrunqget(pp2, 0)
+                    s.lock.release()
+                    return gp, False
+            s.lock.release()
+            victim = None
+            for p2 in s.allp:
+                if p2.status != _Pidle and not p2.runqempty():
+                    victim = p2
+                    break
+            if victim is not None:
+                s.lock.acquire()
+                pp2 = s.pidleget()
+                if pp2 is not None:
+                    acquirep(m, pp2)
+                    _become_spinning(m, s)
+                    s.lock.release()
+                    continue
+                s.lock.release()
+            w = timers.check_timers_nop(s)
+            if w and (polluntil == 0 or w < polluntil):
+                polluntil = w
+        # block in netpoll until the next timer (we become the one poller)
+        if (netpoll.any_waiters() or polluntil) and netpoll.claim_poller():
+            gp = netpoll.block_until(m, polluntil, was_spinning)
+            if gp is not None:
+                return gp, False
+            if m.p is not None:
+                continue
+        elif polluntil:
+            netpoll.break_if_later(polluntil)
+        stopm(m)
+        if s.exiting:
+            return None, False
+        if m.p is None:           # woken without a P (exit or stale wakeup): look again
+            continue
+
+
+def steal_work(m: M, pp: P, now: float) -> tuple[Optional[G], bool, float, float]:
+    """4 passes over all Ps in random order; runnext and timers only on the last."""
+    from . import timers
+    s = sched
+    allp = s.allp
+    n = len(allp)
+    rnd = m.rand
+    cop = s.steal_coprimes
+    polluntil = 0.0
+    for i in range(STEAL_TRIES):
+        last = i == STEAL_TRIES - 1
+        r = rnd.getrandbits(32)
+        pos = r % n
+        inc = cop[(r // n) % len(cop)]
+        for _ in range(n):
+            if s.stopflag:
+                return None, True, now, polluntil
+            p2 = allp[pos]
+            pos = (pos + inc) % n
+            if p2 is pp:
+                continue
+            if last and p2.timers is not None and p2.timers.len:
+                now, w, ran = timers.steal_timers(m, pp, p2)
+                if w and (polluntil == 0 or w < polluntil):
+                    polluntil = w
+                if ran:
+                    gp, _ = runqget(pp)
+                    if gp is not None:
+                        return gp, False, now, polluntil
+            if p2.status == _Pidle:
+                continue
+            gp = runqsteal(pp, p2, last)
+            if gp is not None:
+                s.nsteals += 1
+                if s.trace is not None:
+                    s.trace.event("Steal", m, gp, p2)
+                return gp, False, now, polluntil
+    return None, False, now, polluntil
+
+
+# ---------------------------------------------------------------- LockOSThread (§7)
+
+def startlockedm(m: M, gp: G) -> None:
+    """gp is locked to another M: hand our P to it and stop."""
+    s = sched
+    mp = gp.lockedm
+    pp = releasep(m)
+    s.lock.acquire()
+    s.nmidlelocked -= 1
+    s.lock.release()
+    mp.nextp = pp
+    mp.park.wakeup()
+    stopm(m)
+
+
+def stoplockedm(m: M) -> Optional[G]:
+    """m is locked to a G that is not running: give the P away, sleep until the G is handed to us."""
+    s = sched
+    gp = m.lockedg
+    if m.p is not None:
+        handoffp(releasep(m))
+    s.lock.acquire()
+    s.nmidlelocked += 1
+    checkdead(s)
+    s.lock.release()
+    m.blocked = True
+    m.park.sleep()
+    m.blocked = False
+    if s.exiting:
+        return None
+    pp, m.nextp = m.nextp, None
+    acquirep(m, pp)
+    if gp.status != _Grunnable:
+        raise RuntimeError(f"stoplockedm: not runnable (G{gp.goid} status {gp.status})")
+    return gp
+
+
+# ---------------------------------------------------------------- checkdead (§6.5)
+
+def checkdead(s: Sched) -> None:
+    """Called with sched.lock held whenever the running-M count may drop to zero."""
+    if s.exiting:
+        return
+    run = s.mcount - s.nmidle - s.nmidlelocked - s.nmsys
+    if run > 0:
+        return
+    if run < 0:
+        _fatal_locked(s, RuntimeError(
+            f"checkdead: inconsistent counts mcount={s.mcount} nmidle={s.nmidle} "
+            f"nmidlelocked={s.nmidlelocked} nmsys={s.nmsys}"))
+        return
+    waiting = 0
+    for gp in s.allgs:
+        st = gp.status
+        if st == _Gwaiting:
+            waiting += 1
+        elif st == _Grunnable or st == _Grunning or st == _Gsyscall:
+            _fatal_locked(s, RuntimeError(f"checkdead: runnable g (G{gp.goid} status {st})"))
+            return
+    if waiting == 0:
+        _fatal_locked(s, Deadlock("no goroutines (main called runtime.Goexit) - deadlock!"))
+        return
+    for pp in s.allp:
+        if pp.timers is not None and pp.timers.len:
+            return
+    dumps = [describe(gp) for gp in s.allgs if gp.status == _Gwaiting]
+    _fatal_locked(s, Deadlock("all goroutines are asleep - deadlock!", dumps))
+
+
+def _fatal_locked(s: Sched, e: BaseException) -> None:
+    if s.panic is None:
+        s.panic = e
+    initiate_exit(lockheld=True)
+
+
+# ---------------------------------------------------------------- stop the world, procresize (§14)
+
+def gcstopm(m: M) -> None:
+    """Stop m's P for a pending stop-the-world, then park m."""
+    s = sched
+    if m.spinning:
+        m.spinning = False
+        s.lock.acquire()
+        s.nmspinning -= 1
+        s.lock.release()
+    if m.p is not None:
+        pp = releasep(m)
+        s.lock.acquire()
+        pp.status = _Pgcstop
+        s.stopwait -= 1
+        if s.stopwait == 0:
+            s.stopnote.wakeup()
+        s.lock.release()
+    stopm(m)
+
+
+def preemptall() -> None:
+    s = sched
+    for pp in s.allp:
+        mp = pp.m
+        if pp.status == _Prunning and mp is not None and mp.curg is not None:
+            mp.curg.preempt = True
+            s.preemptreq = True
+
+
+def stop_the_world(m: M, reason: str) -> None:
+    s = sched
+    s.lock.acquire()
+    s.stopwait = s.gomaxprocs
+    s.gcwaiting = True
+    s.stopflag = True
+    s.lock.release()
+    preemptall()
+    s.lock.acquire()
+    if m.p is not None:
+        m.p.status = _Pgcstop
+        s.stopwait -= 1
+    for pp in s.allp:
+        if pp.status == _Psyscall:
+            pp.status = _Pgcstop
+            pp.syscalltick += 1
+            s.stopwait -= 1
+    while s.pidle:
+        pp = s.pidleget()
+        pp.status = _Pgcstop
+        s.stopwait -= 1
+    wait = s.stopwait > 0
+    s.lock.release()
+    from . import netpoll
+    netpoll.netpoll_break()
+    while wait:
+        if s.stopnote.sleep(0.0001):
+            break
+        s.lock.acquire()
+        wait = s.stopwait > 0
+        s.lock.release()
+        preemptall()
+        if s.exiting:
+            break
+
+
+def start_the_world(m: M) -> None:
+    s = sched
+    s.lock.acquire()
+    n = s.newprocs or s.gomaxprocs
+    s.newprocs = 0
+    runnable = procresize(m, n)
+    s.gcwaiting = False
+    s.stopflag = s.exiting
+    s.stopnote.clear()
+    s.lock.release()
+    for pp in runnable:
+        startm(pp, False)
+    wakep()
+
+
+def procresize(m: M, nprocs: int) -> list[P]:
+    """Resize allp (world stopped, sched.lock held); returns Ps with work for startm."""
+    s = sched
+    from . import timers
+    old = s.gomaxprocs
+    allp = s.allp
+    while len(allp) < nprocs:
+        pp = P(len(allp))
+        timers.init_p(pp)
+        allp.append(pp)
+    for i in range(nprocs, old):
+        pp = allp[i]
+        # p.destroy: its Gs go to the head of the global queue, in order
+        gs = list(pp.runnext) + list(pp.runq)
+        pp.runnext.clear()
+        pp.runq.clear()
+        for gp in reversed(gs):
+            s.globrunqputhead(gp)
+        s.gfree.extend(pp.gfree)
+        pp.gfree.clear()
+        target = m.p if m.p is not None and m.p.id < nprocs else allp[0]
+        timers.move_timers(pp, target)
+        pp.status = _Pdead
+        pp.m = None
+    del allp[nprocs:]
+    cur = m.p
+    if cur is not None and cur.id < nprocs:
+        cur.status = _Prunning
+    else:
+        if cur is not None:
+            cur.m = None
+        m.p = None
+        pp = allp[0]
+        pp.status = _Pidle
+        pp.m = m
+        m.p = pp
+        pp.status = _Prunning
+    s.pidle.clear()
+    s.npidle = 0
+    runnable = []
+    for pp in reversed(allp):
+        if pp is m.p:
+            continue
+        pp.status = _Pidle
+        pp.m = None
+        if pp.runqempty():
+            s.pidleput(pp)
+        else:
+            runnable.append(pp)
+    s.gomaxprocs = nprocs
+    s.steal_coprimes = [i for i in range(1, nprocs + 1) if _gcd(i, nprocs) == 1]
+    if s.trace is not None:
+        s.trace.event("ProcsChange", m, None, None, nprocs)
+    return runnable
+
+
+def _gcd(a: int, b: int) -> int:
+    while b:
+        a, b = b, a % b
+    return a
+
+
+def _check_procs(n: Any, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"{what} must be an int, not {type(n).__name__}")
+    if n > MAX_GOMAXPROCS:
+        raise ValueError(f"{what}={n} exceeds the limit of {MAX_GOMAXPROCS}")
+    return n
+
+
+def gomaxprocs(n: int = 0) -> int:
+    """Set GOMAXPROCS to n (if n >= 1) and return the previous value."""
+    global _default_procs
+    n = _check_procs(n, "gomaxprocs")
+    m = _tls.m
+    s = sched
+    if m is None or not s.main_started or s.exiting:
+        prev = _default_procs or default_procs()
+        if n >= 1:
+            _default_procs = n
+        return prev
+    prev = s.gomaxprocs
+    if n < 1 or n == prev:
+        return prev
+    if m.p is None:
+        raise RuntimeError("gort.gomaxprocs cannot resize from inside gort.syscall")
+    stop_the_world(m, "GOMAXPROCS")
+    s.newprocs = n
+    start_the_world(m)
+    return prev
+
+
+def default_procs() -> int:
+    """GOMAXPROCS when nothing sets it: see README "Choosing GOMAXPROCS"."""
+    env = os.environ.get("GORT_MAXPROCS")
+    if env:
+        try:
+            v = int(env)
+        except ValueError:
+            raise ValueError(f"GORT_MAXPROCS={env!r} is not an integer") from None
+        if v >= 1:
+            return min(v, MAX_GOMAXPROCS)
+    ncpu = os.cpu_count() or 1
+    return min(ncpu, 2)
+
+
+# ---------------------------------------------------------------- bootstrap and run (§2)
+
+def run(main: Callable[..., Any], *args: Any, procs: Optional[int] = None) -> Any:
+    global sched
+    check_async(main, "gort.run")
+    if procs is not None:
+        procs = _check_procs(procs, "procs")
+        if procs < 1:
+            raise ValueError(f"procs must be >= 1, got {procs}")
+    if _tls.m is not None:
+        raise RuntimeError("gort.run called from inside a running gort program")
+    if not _run_lock.acquire(False):
+        raise RuntimeError("gort.run is already running in this process (another thread)")
+    try:
+        return _run(main, args, procs)
+    finally:
+        _run_lock.release()
+
+
+def _run(main: Callable[..., Any], args: tuple, procs: Optional[int]) -> Any:
+    global sched
+    from . import netpoll, sysmon, timers
+    s = sched = Sched()
+    dbg = log.isEnabledFor(logging.DEBUG)
+    # schedinit: ncpu, GOMAXPROCS, the Ps; the calling thread becomes m0
+    ncpu = os.cpu_count() or 1
+    nprocs = procs or _default_procs or default_procs()
+    m0 = M(_mreserveid(s))
+    m0.rand = random.Random()
+    m0.thread = threading.current_thread()
+    m0.ident = threading.get_ident()
+    s.allm.append(m0)
+    s.m0 = m0
+    _tls.m = m0
+    timers.init_sched(s)
+    netpoll.init(s)
+    s.lock.acquire()
+    procresize(m0, nprocs)
+    s.lock.release()
+    if dbg:
+        log.debug("schedinit: ncpu=%d gomaxprocs=%d maxmcount=%d gil=%s", ncpu, nprocs,
+                  MAXMCOUNT, gil_enabled())
+    try:
+        coro = main(*args)
+        if type(coro) is not types.CoroutineType:
+            raise TypeError(f"gort.run: {main!r} returned {type(coro).__name__}, not a coroutine")
+        s.main_g = newproc(coro, m0)
+        if dbg:
+            log.debug("newproc: main goroutine G%d in P0.runnext", s.main_g.goid)
+        s.main_started = True
+        sysmon.start(s)
+        if dbg:
+            log.debug("mstart: m0 on thread %s; schedule()", threading.current_thread().name)
+        schedule(m0)
+    except BaseException as e:     # KeyboardInterrupt on m0, or a scheduler failure
+        if s.panic is None:
+            s.panic = e
+    finally:
+        _shutdown(s, m0)
+    if s.panic is not None:
+        e = s.panic
+        s.panic = None
+        raise e
+    return s.result
+
+
+def _shutdown(s: Sched, m0: M) -> None:
+    from . import netpoll
+    initiate_exit()
+    me = threading.current_thread()
+    deadline = time.monotonic() + 2.0
+    for mp in list(s.allm):
+        t = mp.thread
+        if mp is m0 or t is None or t is me:
+            continue
+        mp.park.wakeup()
+        t.join(max(0.0, deadline - time.monotonic()))
+        # an M still inside a user's blocking call is left as a daemon thread;
+        # it belongs to this finished run and leaves when the call returns.
+    m0.p = None
+    _tls.m = None
+    netpoll.close(s)
+    # abandoned goroutines: close their coroutines (runs their finally blocks, as
+    # garbage collection would, but deterministically and never mid-step)
+    for gp in s.allgs:
+        c = gp.coro
+        if c is not None and gp.status != _Grunning and gp.status != _Gsyscall:
+            gp.coro = None
+            try:
+                c.close()
+            except BaseException:
+                pass
+
+
+def gil_enabled() -> bool:
+    f = getattr(sys, "_is_gil_enabled", None)
+    return True if f is None else bool(f())
+
+
+def num_goroutine() -> int:
+    s = sched
+    if not s.main_started:
+        return 0
+    n = 0
+    for gp in list(s.allgs):
+        if gp.status != _Gdead and gp.status != _g._Gidle:
+            n += 1
+    return n
+
+
+def goid() -> int:
+    m = _tls.m
+    if m is None or m.curg is None:
+        raise _nogo("gort.goid")
+    return m.curg.goid

@@ -1,0 +1,135 @@
+"""sched: the global scheduler state (runtime2.go `type schedt`; reference §1.5, §3.5, §3.6).
+
+Everything here is guarded by `Sched.lock` (Go's `sched.lock`) unless a field
+says otherwise.  A fresh Sched is made for every `gort.run`, so nothing leaks
+from one program into the next.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Any, Optional
+
+from .g import G
+from .m import M, Note
+from .p import RUNQ_SIZE, P
+
+MAXMCOUNT = 10000       # sched.maxmcount
+MAX_GOMAXPROCS = 1024   # _MaxGomaxprocs
+
+
+class Sched:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        # global run queue; len() is read without the lock as a hint only
+        self.runq: deque[G] = deque()
+        # idle Ms and Ps
+        self.midle: list[M] = []
+        self.nmidle = 0
+        self.nmidlelocked = 0
+        self.mnext = 0            # Ms created so far, = next M id
+        self.mcount = 0           # Ms alive
+        self.nmsys = 0            # system Ms (sysmon), not counted by checkdead
+        self.nmfreed = 0
+        self.pidle: list[P] = []
+        self.npidle = 0
+        self.nmspinning = 0
+        self.needspinning = 0
+        # dead Gs shared between Ps
+        self.gfree: list[G] = []
+        self.goidgen = 0
+        # netpoll / timers (timers.py, netpoll.py)
+        self.lastpoll = time.monotonic()   # 0 means: an M is blocked in netpoll
+        self.polluntil = 0.0
+        # stop-the-world
+        self.gcwaiting = False
+        self.stopwait = 0
+        self.stopnote = Note()
+        self.newprocs = 0
+        # sysmon
+        self.sysmonwait = False
+        self.sysmonnote = Note()
+        self.sysmon: Optional[M] = None
+        # registry
+        self.allp: list[P] = []
+        self.allm: list[M] = []
+        self.allgs: list[G] = []          # list.append is atomic; scanned by checkdead/dumps
+        self.gomaxprocs = 0
+        self.steal_coprimes: list[int] = [1]
+        # the program
+        self.stopflag = False     # exiting or gcwaiting: checked once per schedule round
+        self.exiting = False
+        self.main_started = False
+        self.main_g: Optional[G] = None
+        self.result: Any = None
+        self.panic: Optional[BaseException] = None
+        self.m0: Optional[M] = None
+        self.start = time.monotonic()
+        self.now = self.start      # coarse clock, refreshed by sysmon (for waitsince)
+        self.preemptreq = False    # some G has a preemption request pending
+        self.nsteals = 0           # stats
+        self.nhandoff = 0
+        self.nretake = 0
+        self.npreempt = 0
+        self.trace: Any = None     # trace.Tracer when tracing
+
+    # ---- global run queue (lock held) ----
+    def globrunqput(self, gp: G) -> None:
+        self.runq.append(gp)
+
+    def globrunqputhead(self, gp: G) -> None:
+        self.runq.appendleft(gp)
+
+    def globrunqputbatch(self, batch: list[G]) -> None:
+        self.runq.extend(batch)
+
+    def globrunqget(self, pp: P, max: int) -> Optional[G]:
+        """Take a batch for pp: min(len/gomaxprocs+1, max, 128); run one, queue the rest locally."""
+        q = self.runq
+        n = len(q)
+        if n == 0:
+            return None
+        n = min(n, n // self.gomaxprocs + 1)
+        if max > 0 and n > max:
+            n = max
+        if n > RUNQ_SIZE // 2:
+            n = RUNQ_SIZE // 2
+        gp = q.popleft()
+        local = pp.runq
+        for _ in range(n - 1):
+            if len(local) >= RUNQ_SIZE:
+                break
+            local.append(q.popleft())
+        return gp
+
+    # ---- idle Ps (lock held) ----
+    def pidleput(self, pp: P) -> None:
+        if not pp.runqempty():
+            raise RuntimeError("pidleput: P has non-empty run queue")
+        self.pidle.append(pp)
+        self.npidle += 1
+
+    def pidleget(self) -> Optional[P]:
+        if not self.pidle:
+            return None
+        pp = self.pidle.pop()
+        self.npidle -= 1
+        return pp
+
+    def pidlegetSpinning(self) -> Optional[P]:
+        pp = self.pidleget()
+        if pp is None:
+            self.needspinning = 1
+        return pp
+
+    # ---- idle Ms (lock held) ----
+    def mget(self) -> Optional[M]:
+        if not self.midle:
+            return None
+        mp = self.midle.pop()
+        self.nmidle -= 1
+        return mp
+
+    def ngfree(self) -> int:
+        return len(self.gfree) + sum(len(pp.gfree) for pp in self.allp)

@@ -1,0 +1,179 @@
+"""select: Go's select statement (select.go `selectgo`; reference §8.5).
+
+Cases are polled in a random order (fairness), channels are locked in one
+global order (by id) so two selects never deadlock on each other, and a select
+that must block parks on every case at once.  The first waker to win the G's
+`selectdone` (a Lock taken with acquire(False): Go's CAS) completes exactly one
+case; the other sudogs are then removed from their queues.
+"""
+from __future__ import annotations
+
+import random
+import threading
+import types
+from typing import Any, Optional
+
+from .chan import Chan, ClosedChannelError, Sudog
+from .g import preempt_flag, waitReasonSelect, waitReasonSelectNoCases
+from .proc import _nogo, _tls, park_forever, ready
+
+_random = random.random
+
+
+class Case:
+    """One select case: made by `gort.recv(ch)` or `gort.send(ch, v)`."""
+
+    __slots__ = ("c", "dir", "v")
+
+    def __init__(self, c: Optional[Chan], dir: int, v: Any = None) -> None:
+        if c is not None and not isinstance(c, Chan):
+            raise TypeError(f"select case needs a gort.Chan or None, not {type(c).__name__}")
+        self.c = c
+        self.dir = dir        # 0: receive, 1: send
+        self.v = v
+
+    def __repr__(self) -> str:
+        return f"<{'send' if self.dir else 'recv'} case {self.c!r}>"
+
+
+def recv(c: Optional[Chan]) -> Case:
+    """A receive case for select."""
+    return Case(c, 0)
+
+
+def send(c: Optional[Chan], v: Any) -> Case:
+    """A send case for select."""
+    return Case(c, 1, v)
+
+
+def _lock_all(chans: list[Chan]) -> None:
+    for c in chans:
+        c.lock.acquire()
+
+
+def _unlock_all(chans: list[Chan]) -> None:
+    for c in reversed(chans):
+        c.lock.release()
+
+
+@types.coroutine
+def select(*cases: Case, default: bool = False) -> Any:
+    """Wait on several channel operations; see gort.select."""
+    # pollorder: nil-channel cases dropped, the rest shuffled (inside-out Fisher-Yates)
+    order: list[int] = []
+    for i, cs in enumerate(cases):
+        if not isinstance(cs, Case):
+            raise TypeError(f"select: case {i} is {type(cs).__name__}; use gort.recv(ch) or gort.send(ch, v)")
+        if cs.c is None:
+            continue
+        j = int(_random() * (len(order) + 1))
+        if j == len(order):
+            order.append(i)
+        else:
+            order.append(order[j])
+            order[j] = i
+    if not order:
+        if default:
+            return -1, None, False
+        yield from park_forever(waitReasonSelectNoCases)
+    # lockorder: each distinct channel once, sorted by id
+    chans = sorted({id(cases[i].c): cases[i].c for i in order}.values(), key=id)
+    _lock_all(chans)
+    # pass 1: look for a case that can go now
+    for i in order:
+        cs = cases[i]
+        c = cs.c
+        if cs.dir == 0:
+            sg = None if c.closed else c._dequeue_send()
+            if sg is not None:
+                v = c._recv_locked(sg)
+                _unlock_all(chans)
+                sg.success = True
+                sg.g.param = sg
+                ready(sg.g)
+                return (yield from _done(i, v, True))
+            if c.qcount > 0:
+                buf = c.buf
+                r = c.recvx
+                v = buf[r]
+                buf[r] = None
+                c.recvx = 0 if r + 1 == c.dataqsiz else r + 1
+                c.qcount -= 1
+                _unlock_all(chans)
+                return (yield from _done(i, v, True))
+            if c.closed:
+                _unlock_all(chans)
+                return (yield from _done(i, None, False))
+        else:
+            if c.closed:
+                _unlock_all(chans)
+                raise ClosedChannelError("send on closed channel")
+            sg = c._dequeue_recv()
+            if sg is not None:
+                _unlock_all(chans)
+                sg.elem = cs.v
+                sg.success = True
+                sg.g.param = sg
+                ready(sg.g)
+                return (yield from _done(i, None, True))
+            if c.qcount < c.dataqsiz:
+                c.buf[c.sendx] = cs.v
+                c.sendx = 0 if c.sendx + 1 == c.dataqsiz else c.sendx + 1
+                c.qcount += 1
+                _unlock_all(chans)
+                return (yield from _done(i, None, True))
+    if default:
+        _unlock_all(chans)
+        return -1, None, False
+    # pass 2: enqueue on every case and park
+    m = _tls.m
+    if m is None or m.curg is None:
+        _unlock_all(chans)
+        raise _nogo("gort.select")
+    gp = m.curg
+    if gp.selectdone is None:
+        gp.selectdone = threading.Lock()
+    sgs = []
+    for i in sorted(order, key=lambda k: id(cases[k].c)):   # in lock order, as Go
+        cs = cases[i]
+        sg = Sudog(gp, cs.v if cs.dir else None, cs.c, True, i)
+        if cs.dir == 0:
+            cs.c._enqueue_recv(sg)
+        else:
+            cs.c._enqueue_send(sg)
+        sgs.append(sg)
+    gp.waiting = sgs
+    gp.param = None
+    gp.waitreason = waitReasonSelect
+
+    def selparkcommit() -> bool:
+        _unlock_all(chans)
+        return True
+
+    yield selparkcommit
+    # pass 3: the waker left its sudog in gp.param; dequeue the rest
+    _lock_all(chans)
+    gp.selectdone.release()
+    won = gp.param
+    gp.param = None
+    gp.waiting = None
+    for sg in sgs:
+        if sg is not won:
+            sg.c._remove(sg, cases[sg.case].dir == 0)
+    _unlock_all(chans)
+    if won is None:  # pragma: no cover - protocol violation
+        raise RuntimeError("selectgo: bad wakeup")
+    i = won.case
+    if cases[i].dir == 1:
+        if not won.success:
+            raise ClosedChannelError("send on closed channel")
+        return i, None, True
+    return i, won.elem, won.success
+
+
+def _done(i: int, v: Any, ok: bool) -> Any:
+    if preempt_flag[0]:
+        m = _tls.m
+        if m is not None and m.curg is not None and m.curg.preempt:
+            yield None
+    return i, v, ok

@@ -1,0 +1,257 @@
+"""syscall: blocking calls that do not stall the scheduler (proc.go; reference §6.1-§6.4, §7).
+
+- `await gort.syscall(fn, ...)` runs fn on the goroutine's own M between
+  entersyscall (P -> _Psyscall, kept as m.oldp) and exitsyscall (take the old P
+  back, or an idle one; else the G goes to the global queue and the M stops).
+  The P status changes happen under sched.lock: that lock is Go's CAS on
+  p.status, shared with sysmon's retake and stop-the-world.
+- Unmarked blocking (time.sleep, a blocking socket, a CPU loop that never
+  awaits): sysmon sees a P whose schedtick has not moved, first sets the G's
+  preemption request, and 10 ms later retires that P and hands a fresh P with
+  the same id (its queue and timers) to another M (`retake_running`).  The
+  blocked M keeps the retired P object to itself, so no two Ms ever share a P;
+  when the G reaches its next trap the M flushes the retired P's leftovers and
+  takes exitsyscall's slow path.  Python cannot interrupt a thread, so this is
+  how gort keeps the other goroutines running; the cost is one extra thread
+  per stuck goroutine while it is stuck.
+- lock_os_thread / unlock_os_thread wire a G to its M (§7).
+"""
+from __future__ import annotations
+
+import inspect
+import types
+from typing import Any, Callable
+
+from . import proc
+from .g import G, _Grunning, _Gsyscall, preempt_flag
+from .m import M
+from .p import P, _Pdead, _Pidle, _Prunning, _Psyscall
+from .proc import Trap, _nogo, _tls
+from .timers import Timers
+
+
+def entersyscall(m: M, gp: G) -> None:
+    s = proc.sched
+    pp = m.p
+    s.lock.acquire()
+    gp.status = _Gsyscall
+    m.syscalltick = pp.syscalltick
+    m.oldp = pp
+    m.p = None
+    pp.m = None
+    if s.gcwaiting:
+        # entersyscall_gcwait: the P stops for the pending stop-the-world
+        pp.status = 3  # _Pgcstop
+        s.stopwait -= 1
+        if s.stopwait == 0:
+            s.stopnote.wakeup()
+    else:
+        pp.status = _Psyscall
+    wake = s.sysmonwait
+    s.lock.release()
+    if wake:
+        s.sysmonnote.wakeup()
+
+
+def exitsyscall(m: M, gp: G) -> bool:
+    """Fast path: our old P if sysmon did not take it, else an idle P."""
+    s = proc.sched
+    s.lock.acquire()
+    pp = m.oldp
+    m.oldp = None
+    if pp is not None and pp.status == _Psyscall and not s.gcwaiting:
+        pp.status = _Pidle
+    elif s.pidle and not s.gcwaiting:
+        pp = s.pidleget()
+    else:
+        s.lock.release()
+        return False
+    proc.acquirep(m, pp)
+    s.lock.release()
+    pp.syscalltick += 1
+    gp.status = _Grunning
+    return True
+
+
+class _ExitSyscallSlow(Trap):
+    """exitsyscall0: no P to be had; the G becomes runnable on the global queue."""
+
+    __slots__ = ()
+
+    def trap(self, m: M, gp: G) -> bool:
+        s = proc.sched
+        s.lock.acquire()
+        pp = None if s.gcwaiting else s.pidleget()
+        if pp is not None:
+            proc.acquirep(m, pp)
+            s.lock.release()
+            return True
+        s.globrunqput(gp)
+        s.lock.release()
+        if gp.lockedm is m:
+            return False       # schedule() -> stoplockedm waits for it
+        proc.stopm(m)
+        return False
+
+
+_exit_slow = _ExitSyscallSlow()
+
+
+@types.coroutine
+def syscall(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run the blocking fn(*args, **kwargs) on this goroutine's M; its P may move on meanwhile."""
+    m = _tls.m
+    if m is None or m.curg is None:
+        raise _nogo("gort.syscall")
+    if inspect.iscoroutinefunction(fn):
+        raise TypeError("gort.syscall runs a blocking (non-async) function; "
+                        f"{getattr(fn, '__qualname__', fn)!r} is async: await it directly")
+    gp = m.curg
+    entersyscall(m, gp)
+    try:
+        r = fn(*args, **kwargs)
+    except BaseException as e:
+        if not exitsyscall(m, gp):
+            yield _exit_slow
+        raise e
+    if not exitsyscall(m, gp):
+        yield _exit_slow
+    elif preempt_flag[0] and gp.preempt:
+        yield None
+    return r
+
+
+# ---------------------------------------------------------------- sysmon's side
+
+def retake_syscall(pp: P) -> bool:
+    """sysmon: take a P from an M in a syscall and hand it off."""
+    s = proc.sched
+    s.lock.acquire()
+    if pp.status != _Psyscall:
+        s.lock.release()
+        return False
+    pp.status = _Pidle
+    pp.syscalltick += 1
+    s.nretake += 1
+    s.nhandoff += 1
+    s.lock.release()
+    if s.trace is not None:
+        s.trace.event("ProcSteal", None, None, pp)
+    proc.handoffp(pp)
+    return True
+
+
+def preemptone(pp: P, now: float) -> bool:
+    """Ask pp's G to yield at its next trap; if it already was asked 10 ms ago, its
+    M is blocked in something gort cannot see: retake the P."""
+    s = proc.sched
+    mp = pp.m
+    if mp is None:
+        return False
+    gp = mp.curg
+    if gp is None:
+        return False
+    if not gp.preempt:
+        gp.preempt = True
+        preempt_flag[0] = True
+        pp.sysmontick[1] = now       # restart the clock: the next 10 ms are its grace
+        s.npreempt += 1
+        return True
+    return retake_running(pp, mp, pp.schedtick)
+
+
+def retake_running(pp: P, mp: M, tick: int) -> bool:
+    s = proc.sched
+    s.lock.acquire()
+    if (pp.status != _Prunning or pp.m is not mp or pp.schedtick != tick or mp.curg is None
+            or s.exiting or s.gcwaiting):
+        s.lock.release()
+        return False
+    newp = P(pp.id)
+    newp.status = _Pidle
+    newp.schedtick = pp.schedtick
+    newp.syscalltick = pp.syscalltick + 1
+    newp.timers = pp.timers
+    newp.goidcache, newp.goidcacheend = 0, 0
+    pp.timers = Timers()
+    pp.status = _Pdead            # retired: only mp holds it now
+    s.allp[pp.id] = newp
+    s.nretake += 1
+    s.nhandoff += 1
+    s.lock.release()
+    # move its queue; the blocked M may still add to it, it flushes the rest later
+    while True:
+        gp, _ = proc.runqget(pp)
+        if gp is None:
+            break
+        newp.runq.append(gp)
+    if s.trace is not None:
+        s.trace.event("ProcSteal", None, None, newp)
+    proc.handoffp(newp)
+    return True
+
+
+def flush_retired(m: M) -> None:
+    """The M finds its P retired by sysmon: give its leftovers to everyone, drop it."""
+    s = proc.sched
+    pp = m.p
+    m.p = None
+    pp.m = None
+    gs = []
+    while True:
+        gp, _ = proc.runqget(pp)
+        if gp is None:
+            break
+        gs.append(gp)
+    s.lock.acquire()
+    s.globrunqputbatch(gs)
+    s.gfree.extend(pp.gfree)
+    pp.gfree.clear()
+    s.lock.release()
+    ts = pp.timers
+    if ts is not None and ts.heap:
+        from .timers import move_timers
+        move_timers(pp, s.allp[0])
+    if gs:
+        proc.wakep()
+
+
+def clear_preempt_flag(s: Any) -> None:
+    """sysmon: drop the global flag once no running G has a request pending."""
+    for pp in list(s.allp):
+        mp = pp.m
+        if mp is not None:
+            gp = mp.curg
+            if gp is not None and gp.preempt:
+                return
+    preempt_flag[0] = False
+
+
+# ---------------------------------------------------------------- LockOSThread
+
+def lock_os_thread() -> None:
+    """Wire the calling goroutine to its OS thread (nesting counted)."""
+    m = _tls.m
+    if m is None or m.curg is None:
+        raise _nogo("gort.lock_os_thread")
+    gp = m.curg
+    m.lockedext += 1
+    m.lockedg = gp
+    gp.lockedm = m
+    gp.lockedext = m.lockedext
+
+
+def unlock_os_thread() -> None:
+    """Undo one lock_os_thread; the wiring goes when the count reaches 0."""
+    m = _tls.m
+    if m is None or m.curg is None:
+        raise _nogo("gort.unlock_os_thread")
+    if m.lockedext == 0:
+        return
+    m.lockedext -= 1
+    gp = m.curg
+    gp.lockedext = m.lockedext
+    if m.lockedext == 0:
+        m.lockedg = None
+        gp.lockedm = None
+

@@ -1,0 +1,281 @@
+"""timers: per-P timer heaps (time.go; reference §10).
+
+Each P owns a 4-ary min-heap of (when, gen, timer) entries.  The Ms run due
+timers from find_runnable (their own P), from steal_work's last pass (another
+P's), and the one M blocked in netpoll sleeps exactly until the earliest
+deadline over all Ps (`pollUntil`).  There is no timer thread.
+
+Lazy deletion as in Go: stopping or resetting a heaped timer bumps its `gen`,
+which turns its old heap entry into a zombie that is dropped when it reaches
+the top (or in a clean-up once zombies exceed a quarter of the heap).
+
+Locks: `Timer.mu` guards a timer's fields and is taken before `Timers.mu`,
+which guards one heap.  A timer's function runs with `Timer.mu` held, so a
+stop/reset that returns has either prevented the call or waited for it.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Optional
+
+HEAP_N = 4                    # timerHeapN
+
+_now = time.monotonic
+
+
+class Timer:
+    """A runtime timer (time.go `timer`)."""
+
+    __slots__ = ("mu", "when", "period", "f", "arg", "seq", "ts", "gen", "heaped")
+
+    def __init__(self, f: Callable[[Any, int, float], None], arg: Any, period: float = 0.0) -> None:
+        self.mu = threading.Lock()
+        self.when = 0.0
+        self.period = period
+        self.f = f
+        self.arg = arg
+        self.seq = 0          # bumped by every modify: a firing with an old seq is stale
+        self.ts: Optional[Timers] = None
+        self.gen = 0          # matches the live heap entry; older entries are zombies
+        self.heaped = False
+
+    # -- API used by time.py, sync, context ------------------------------------
+    def modify(self, when: float, period: Optional[float] = None) -> bool:
+        """(Re)arm at `when` on the caller's P; True if it was pending."""
+        self.mu.acquire()
+        try:
+            pending = self._unheap()
+            if period is not None:
+                self.period = period
+            self.seq += 1
+            self._add(when)
+            return pending
+        finally:
+            self.mu.release()
+
+    def stop(self) -> bool:
+        """Disarm; True if it was pending (so its function will not run)."""
+        self.mu.acquire()
+        try:
+            self.seq += 1
+            return self._unheap()
+        finally:
+            self.mu.release()
+
+    # -- internals (mu held) ----------------------------------------------------
+    def _unheap(self) -> bool:
+        ts = self.ts
+        if not self.heaped or ts is None:
+            return False
+        self.gen += 1
+        self.heaped = False
+        self.ts = None
+        ts.mu.acquire()
+        ts.len -= 1
+        ts.zombies += 1
+        ts.mu.release()
+        return True
+
+    def _add(self, when: float) -> None:
+        from .proc import _tls, sched
+        m = _tls.m
+        pp = None
+        if m is not None:
+            pp = m.p or m.oldp
+        if pp is None or pp.timers is None:
+            pp = sched.allp[0]
+        ts = pp.timers
+        self.gen += 1
+        self.when = when
+        self.heaped = True
+        self.ts = ts
+        ts.mu.acquire()
+        earliest = not ts.heap or when < ts.heap[0][0]
+        ts.push((when, self.gen, self))
+        ts.len += 1
+        ts.mu.release()
+        if earliest:
+            from .netpoll import wake_netpoller
+            wake_netpoller(when)
+
+
+class Timers:
+    """One P's heap (time.go `timers`)."""
+
+    __slots__ = ("mu", "heap", "len", "zombies")
+
+    def __init__(self) -> None:
+        self.mu = threading.Lock()
+        self.heap: list[tuple[float, int, Timer]] = []
+        self.len = 0          # live timers (what checkdead and handoffp look at)
+        self.zombies = 0
+
+    def wake_time(self) -> float:
+        h = self.heap
+        try:
+            return h[0][0] if h else 0.0
+        except IndexError:
+            return 0.0
+
+    def has_ready(self) -> bool:
+        w = self.wake_time()
+        return w != 0.0 and w <= _now()
+
+    # 4-ary heap, compared on `when` only (mu held)
+    def push(self, e: tuple[float, int, Timer]) -> None:
+        h = self.heap
+        h.append(e)
+        i = len(h) - 1
+        w = e[0]
+        while i > 0:
+            p = (i - 1) >> 2
+            pe = h[p]
+            if w >= pe[0]:
+                break
+            h[i] = pe
+            i = p
+        h[i] = e
+
+    def pop(self) -> tuple[float, int, Timer]:
+        h = self.heap
+        top = h[0]
+        last = h.pop()
+        n = len(h)
+        if n:
+            i = 0
+            w = last[0]
+            while True:
+                c = (i << 2) + 1
+                if c >= n:
+                    break
+                # smallest of up to four children
+                best = c
+                bw = h[c][0]
+                end = c + 4 if c + 4 < n else n
+                for j in range(c + 1, end):
+                    jw = h[j][0]
+                    if jw < bw:
+                        best, bw = j, jw
+                if bw >= w:
+                    break
+                h[i] = h[best]
+                i = best
+            h[i] = last
+        return top
+
+    def clean(self) -> None:
+        """Drop zombie entries (mu held): Go's adjust/cleanHead when zombies > len/4."""
+        live = [e for e in self.heap if e[2].gen == e[1] and e[2].ts is self]
+        self.heap = []
+        for e in sorted(live, key=lambda e: e[0]):
+            self.heap.append(e)     # a sorted array is a valid heap
+        self.zombies = 0
+
+    def run(self, m: Any, now: float) -> tuple[float, bool]:
+        """Run every due timer; return (next wake time or 0, whether any ran)."""
+        if self.zombies > len(self.heap) // 4 and self.zombies > 64:
+            self.mu.acquire()
+            self.clean()
+            self.mu.release()
+        ran = False
+        while True:
+            self.mu.acquire()
+            h = self.heap
+            if not h or h[0][0] > now:
+                nxt = h[0][0] if h else 0.0
+                self.mu.release()
+                return nxt, ran
+            when, gen, t = self.pop()
+            self.mu.release()
+            t.mu.acquire()
+            if t.gen != gen or t.ts is not self:
+                # a zombie: its stop/reset already took it out of `len`
+                t.mu.release()
+                self.mu.acquire()
+                self.zombies -= 1
+                self.mu.release()
+                continue
+            delay = now - when
+            if t.period > 0:
+                t.when = when + t.period * (1 + int(delay // t.period))
+                t.gen += 1
+                self.mu.acquire()
+                self.push((t.when, t.gen, t))
+                self.mu.release()
+            else:
+                t.heaped = False
+                t.ts = None
+                self.mu.acquire()
+                self.len -= 1
+                self.mu.release()
+            try:
+                t.f(t.arg, t.seq, delay)
+            finally:
+                t.mu.release()
+            ran = True
+
+
+def init_sched(s: Any) -> None:
+    """Nothing global: timers live on Ps."""
+
+
+def init_p(pp: Any) -> None:
+    pp.timers = Timers()
+
+
+def check_p(m: Any, pp: Any) -> tuple[float, float]:
+    """findRunnable step 2: run pp's due timers; return (now, next wake time)."""
+    ts = pp.timers
+    if ts is None or not ts.heap:
+        return 0.0, 0.0
+    now = _now()
+    if ts.heap[0][0] > now:
+        return now, ts.wake_time()
+    nxt, _ = ts.run(m, now)
+    return now, nxt
+
+
+def steal_timers(m: Any, pp: Any, p2: Any) -> tuple[float, float, bool]:
+    """stealWork's last pass: run p2's due timers here (Gs they ready land on pp)."""
+    ts = p2.timers
+    now = _now()
+    if not ts.heap or ts.heap[0][0] > now:
+        return now, ts.wake_time(), False
+    nxt, ran = ts.run(m, now)
+    return now, nxt, ran
+
+
+def check_timers_nop(s: Any) -> float:
+    """Earliest timer over all Ps (read without locks: a hint, as Go's)."""
+    w = 0.0
+    for pp in s.allp:
+        ts = pp.timers
+        if ts is not None and ts.heap:
+            t = ts.wake_time()
+            if t and (w == 0.0 or t < w):
+                w = t
+    return w
+
+
+def move_timers(src: Any, dst: Any) -> None:
+    """A destroyed P's timers go to dst (timers.take); world stopped."""
+    ts = src.timers
+    if ts is None or not ts.heap:
+        return
+    d = dst.timers
+    ts.mu.acquire()
+    entries = ts.heap
+    ts.heap = []
+    ts.len = 0
+    ts.zombies = 0
+    ts.mu.release()
+    for when, gen, t in entries:
+        t.mu.acquire()
+        if t.gen == gen and t.ts is ts:
+            t.ts = d
+            d.mu.acquire()
+            d.push((when, gen, t))
+            d.len += 1
+            d.mu.release()
+        t.mu.release()
