@@ -24,11 +24,16 @@ from .chan import Chan, ClosedChannelError
 from .proc import Deadlock, ThreadExhaustion
 from .select import Case, recv, send
 from .select import select as _select
+from .sync import Cond, ErrGroup, Mutex, Once, RWMutex, Semaphore, WaitGroup
+from .syscall import lock_os_thread, syscall, unlock_os_thread
+from .time import Ticker, Timer, after, after_func, sleep, tick
 
 __all__ = [
     "run", "go", "gosched", "gomaxprocs", "num_goroutine", "goid", "Deadlock",
     "ThreadExhaustion", "Chan", "ClosedChannelError", "select", "recv", "send",
-    "Case", "stats",
+    "Case", "stats", "sleep", "after", "tick", "Timer", "Ticker", "after_func",
+    "syscall", "lock_os_thread", "unlock_os_thread", "num_thread",
+    "Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Semaphore", "ErrGroup",
 ]
 
 __version__ = "0.1.0"
@@ -94,3 +99,8 @@ def stats() -> dict[str, Any]:
     """A snapshot of the scheduler: Ps, Ms, Gs, queues, steals (see gort.trace)."""
     from .trace import stats as _stats
     return _stats()
+
+
+def num_thread() -> int:
+    """OS threads (Ms) alive in the running program, sysmon included (Go's threads= count)."""
+    return _proc.sched.mcount if _proc.sched.main_started else 0

@@ -51,7 +51,7 @@ class G:
 
     __slots__ = (
         "goid", "coro", "status", "waitreason", "waitsince", "param",
-        "preempt", "m", "lockedm", "lockedext", "waiting", "selectdone",
+        "preempt", "lockedm", "lockedext", "waiting", "selectdone",
         "parentgoid", "timer", "sleepwhen", "__weakref__",
     )
 
@@ -63,7 +63,6 @@ class G:
         self.waitsince = 0.0          # time.monotonic() when it parked
         self.param: Any = None        # set by wakers (the completed sudog for channels)
         self.preempt = False          # preemption request (Go's stackguard0 = stackPreempt)
-        self.m = None                 # M running it, None when not running
         self.lockedm = None           # LockOSThread wiring
         self.lockedext = 0
         self.waiting = None           # sudogs of a blocked select, in lock order

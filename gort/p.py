@@ -36,7 +36,7 @@ class P:
     __slots__ = (
         "id", "status", "m", "runq", "runnext", "schedtick", "syscalltick",
         "sysmontick", "gfree", "goidcache", "goidcacheend", "timers",
-        "preempt", "nstolen", "nran",
+        "preempt", "nstolen",
     )
 
     def __init__(self, pid: int) -> None:
@@ -54,7 +54,6 @@ class P:
         self.timers = None                # timers.Timers, created by timers.py
         self.preempt = False
         self.nstolen = 0                  # Gs this P took from other Ps (stats)
-        self.nran = 0                     # Gs executed on this P (stats)
 
     def runqsize(self) -> int:
         return len(self.runq) + len(self.runnext)

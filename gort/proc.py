@@ -32,11 +32,13 @@ from .m import M
 from .p import (GFREE_KEEP, GFREE_MAX, GOID_CACHE_BATCH, P, _Pdead, _Pgcstop,
                 _Pidle, _Prunning, _Psyscall, runqget, runqput, runqsteal)
 from .sched import MAX_GOMAXPROCS, MAXMCOUNT, Sched
+from . import netpoll, timers
 from .timers import check_p as _check_timers
 
 log = logging.getLogger("gort")
 
 STEAL_TRIES = 4          # stealTries
+IDLE_M_EXIT = 10.0       # an M idle this long exits (Go keeps idle Ms; gort gives threads back)
 FAIRNESS_TICK = 61       # schedtick % 61: look at the global queue first
 
 
@@ -443,7 +445,20 @@ def stopm(m: M) -> None:
         return
     s.lock.release()
     m.blocked = True
-    m.park.sleep()
+    if m is s.m0 or s.idle_m_exit <= 0:
+        m.park.sleep()
+    elif not m.park.sleep(s.idle_m_exit):
+        # idle for long: leave, unless startm has just claimed us
+        s.lock.acquire()
+        if m in s.midle:
+            s.midle.remove(m)
+            s.nmidle -= 1
+            m.exiting = True
+            s.lock.release()
+            m.blocked = False
+            return
+        s.lock.release()
+        m.park.sleep()            # claimed: its wake-up is on the way
     m.blocked = False
     if s.exiting:
         return
@@ -489,21 +504,28 @@ def handoffp(pp: P) -> None:
 
 
 def _netpoll_waiters() -> bool:
-    from . import netpoll
     return netpoll.any_waiters()
 
 
 def wake_netpoller(when: float) -> None:
-    from . import netpoll
     netpoll.wake_netpoller(when)
 
 
 # ---------------------------------------------------------------- the scheduler loop
 
 def schedule(m: M) -> None:
-    """The M's own loop (its g0): find a G, run it until it yields back, repeat."""
+    """The M's own loop (its g0): find a G, run it until it gives control back, repeat.
+
+    findRunnable's fast path (timers, the 61st-tick global check, runnext, the
+    local queue, the global queue) and execute are inlined: this loop is the
+    hot path of every goroutine switch.  The rest of findRunnable (netpoll,
+    stealing, giving up the P) is find_runnable().
+    """
     s = sched
     FAIR = FAIRNESS_TICK
+    lock_acquire = s.lock.acquire
+    lock_release = s.lock.release
+    grunq = s.runq                     # the global queue (same deque for the whole run)
     while True:
         if s.stopflag:
             if s.exiting:
@@ -513,6 +535,8 @@ def schedule(m: M) -> None:
                 continue
         pp = m.p
         if pp is None or pp.status == _Pdead:
+            if m.exiting:                 # idle for long, or its locked G exited
+                return
             # sysmon retired our P while we were blocked in unmarked code
             if pp is not None:
                 from .syscall import flush_retired
@@ -524,18 +548,17 @@ def schedule(m: M) -> None:
             gp = stoplockedm(m)
             if gp is None:
                 return
+            pp = m.p
             inherit = False
         else:
             gp = None
-            # findRunnable fast path, in Go's order: timers, fairness tick, runnext/runq
-            tm = pp.timers
-            if tm is not None and tm.heap:
+            inherit = False
+            if pp.timers.heap:
                 _check_timers(m, pp)
-            if pp.schedtick % FAIR == 0 and s.runq:
-                s.lock.acquire()
+            if pp.schedtick % FAIR == 0 and grunq:
+                lock_acquire()
                 gp = s.globrunqget(pp, 1)
-                s.lock.release()
-                inherit = False
+                lock_release()
             if gp is None:
                 rn = pp.runnext
                 if rn:
@@ -549,20 +572,70 @@ def schedule(m: M) -> None:
                     if q:
                         try:
                             gp = q.popleft()
-                            inherit = False
                         except IndexError:
                             pass
-                if gp is None:
-                    gp, inherit = find_runnable(m)
                     if gp is None:
-                        return
+                        if grunq:
+                            lock_acquire()
+                            gp = s.globrunqget(pp, 0)
+                            lock_release()
+                        if gp is None:
+                            gp, inherit = find_runnable(m)
+                            if gp is None:
+                                return
+                            pp = m.p
             if m.spinning:
                 resetspinning(m)
             if gp.lockedm is not None and gp.lockedm is not m:
                 startlockedm(m, gp)
                 continue
-        execute(m, gp, inherit)
-        if m.exiting:          # its locked G exited: the thread goes with it
+        # execute: a new time slice unless gp inherits the current one (runnext)
+        if not inherit:
+            pp.schedtick += 1
+        tr = s.trace
+        while True:
+            m.curg = gp
+            gp.status = _Grunning
+            if gp.preempt:
+                gp.preempt = False
+            if tr is not None:
+                tr.event("GoStart", m, gp)
+            try:
+                req = gp.coro.send(None)
+            except StopIteration as e:
+                goexit0(m, gp, e.value)
+                break
+            except BaseException as e:
+                gopanic(m, gp, e)
+                break
+            if req is None:
+                # Gosched / preemption: to the global queue tail
+                gp.status = _Grunnable
+                m.curg = None
+                if tr is not None:
+                    tr.event("GoStop", m, gp)
+                lock_acquire()
+                grunq.append(gp)
+                lock_release()
+                if s.npidle and not s.nmspinning:
+                    wakep()
+                break
+            t = type(req)
+            if t is _MethodType or t is _FunctionType or t is _BuiltinMethodType:
+                # gopark: mark waiting and detach first, only then run the unlock callback
+                gp.status = _Gwaiting
+                gp.waitsince = s.now
+                m.curg = None
+                if tr is not None:
+                    tr.event("GoBlock", m, gp)
+                if req() is False:
+                    continue              # unlockf said no: keep running it, same slice
+                break
+            gp.status = _Grunnable
+            m.curg = None
+            if not req.trap(m, gp) or m.p is None:
+                break                     # handed off, or the trap lost the P
+        if m.exiting:                     # its locked G exited: the thread goes with it
             return
 
 
@@ -579,68 +652,10 @@ def reacquirep(m: M) -> None:
     stopm(m)
 
 
-def execute(m: M, gp: G, inherit: bool) -> None:
-    """Run gp on m until it parks, yields, exits or is handed off; then return to schedule."""
-    s = sched
-    pp = m.p
-    if not inherit:
-        pp.schedtick += 1
-    pp.nran += 1
-    tr = s.trace
-    while True:
-        m.curg = gp
-        gp.m = m
-        gp.status = _Grunning
-        gp.preempt = False
-        if tr is not None:
-            tr.event("GoStart", m, gp)
-        try:
-            req = gp.coro.send(None)
-        except StopIteration as e:
-            goexit0(m, gp, e.value)
-            return
-        except BaseException as e:
-            gopanic(m, gp, e)
-            return
-        t = type(req)
-        if req is None:
-            # Gosched / preemption: to the global queue tail
-            gp.status = _Grunnable
-            m.curg = None
-            gp.m = None
-            if tr is not None:
-                tr.event("GoStop", m, gp)
-            s.lock.acquire()
-            s.runq.append(gp)
-            s.lock.release()
-            if s.npidle and not s.nmspinning:
-                wakep()
-            return
-        if t is _MethodType or t is _FunctionType or t is _BuiltinMethodType:
-            # gopark: mark waiting and detach first, only then run the unlock callback
-            gp.status = _Gwaiting
-            gp.waitsince = s.now
-            m.curg = None
-            gp.m = None
-            if tr is not None:
-                tr.event("GoBlock", m, gp)
-            if req() is False:
-                continue              # unlockf said no: keep running it, same slice
-            return
-        gp.status = _Grunnable
-        m.curg = None
-        gp.m = None
-        if not req.trap(m, gp):
-            return
-        if m.p is None:               # the trap lost the P (syscall slow path)
-            return
-
-
 def goexit0(m: M, gp: G, value: Any) -> None:
     s = sched
     gp.status = _Gdead
     m.curg = None
-    gp.m = None
     if s.trace is not None:
         s.trace.event("GoDestroy", m, gp)
     if gp is s.main_g:
@@ -658,7 +673,8 @@ def goexit0(m: M, gp: G, value: Any) -> None:
         m.lockedg = None
         m.lockedext = 0
         gfput(m.p, gp)
-        m.exiting = True
+        if m is not s.m0:         # m0 is never exited (Go parks it; here it runs on)
+            m.exiting = True
         return
     gfput(m.p, gp)
 
@@ -666,7 +682,6 @@ def goexit0(m: M, gp: G, value: Any) -> None:
 def gopanic(m: M, gp: G, e: BaseException) -> None:
     gp.status = _Gdead
     m.curg = None
-    gp.m = None
     if gp.goid != 1 or gp is not sched.main_g:
         try:
             e.add_note(f"(raised in goroutine {gp.goid}, {getattr(gp.coro, '__qualname__', '?')})")
@@ -700,7 +715,6 @@ def initiate_exit(lockheld: bool = False) -> None:
         mp.park.wakeup()
     s.stopnote.wakeup()
     s.sysmonnote.wakeup()
-    from . import netpoll
     netpoll.netpoll_break()
 
 
@@ -726,7 +740,6 @@ def find_runnable(m: M) -> tuple[Optional[G], bool]:
     Returns (None, False) when the program is exiting.
     """
     s = sched
-    from . import netpoll, timers
     while True:  # top
         if s.stopflag:
             if s.exiting:
@@ -831,7 +844,7 @@ def find_runnable(m: M) -> tuple[Optional[G], bool]:
         elif polluntil:
             netpoll.break_if_later(polluntil)
         stopm(m)
-        if s.exiting:
+        if s.exiting or m.exiting:
             return None, False
         if m.p is None:           # woken without a P (exit or stale wakeup): look again
             continue
@@ -839,7 +852,6 @@ def find_runnable(m: M) -> tuple[Optional[G], bool]:
 
 def steal_work(m: M, pp: P, now: float) -> tuple[Optional[G], bool, float, float]:
     """4 passes over all Ps in random order; runnext and timers only on the last."""
-    from . import timers
     s = sched
     allp = s.allp
     n = len(allp)
@@ -1005,7 +1017,6 @@ def stop_the_world(m: M, reason: str) -> None:
         s.stopwait -= 1
     wait = s.stopwait > 0
     s.lock.release()
-    from . import netpoll
     netpoll.netpoll_break()
     while wait:
         if s.stopnote.sleep(0.0001):
@@ -1036,7 +1047,6 @@ def start_the_world(m: M) -> None:
 def procresize(m: M, nprocs: int) -> list[P]:
     """Resize allp (world stopped, sched.lock held); returns Ps with work for startm."""
     s = sched
-    from . import timers
     old = s.gomaxprocs
     allp = s.allp
     while len(allp) < nprocs:
@@ -1160,9 +1170,10 @@ def run(main: Callable[..., Any], *args: Any, procs: Optional[int] = None) -> An
 
 def _run(main: Callable[..., Any], args: tuple, procs: Optional[int]) -> Any:
     global sched
-    from . import netpoll, sysmon, timers
+    from . import sysmon
     s = sched = Sched()
     dbg = log.isEnabledFor(logging.DEBUG)
+    s.idle_m_exit = _env_float("GORT_IDLE_M_EXIT", IDLE_M_EXIT)
     # schedinit: ncpu, GOMAXPROCS, the Ps; the calling thread becomes m0
     ncpu = os.cpu_count() or 1
     nprocs = procs or _default_procs or default_procs()
@@ -1206,7 +1217,6 @@ def _run(main: Callable[..., Any], args: tuple, procs: Optional[int]) -> Any:
 
 
 def _shutdown(s: Sched, m0: M) -> None:
-    from . import netpoll
     initiate_exit()
     me = threading.current_thread()
     deadline = time.monotonic() + 2.0
@@ -1231,6 +1241,16 @@ def _shutdown(s: Sched, m0: M) -> None:
                 c.close()
             except BaseException:
                 pass
+
+
+def _env_float(name: str, default: float) -> float:
+    v = os.environ.get(name)
+    if not v:
+        return default
+    try:
+        return float(v)
+    except ValueError:
+        raise ValueError(f"{name}={v!r} is not a number") from None
 
 
 def gil_enabled() -> bool:

@@ -65,6 +65,7 @@ class Sched:
         self.result: Any = None
         self.panic: Optional[BaseException] = None
         self.m0: Optional[M] = None
+        self.idle_m_exit = 10.0    # seconds an idle M waits before it exits
         self.start = time.monotonic()
         self.now = self.start      # coarse clock, refreshed by sysmon (for waitsince)
         self.preemptreq = False    # some G has a preemption request pending

@@ -94,7 +94,7 @@ def wake(s: Any) -> None:
 
 
 def retake(s: Any, now: float) -> int:
-    from . import syscall
+    from .syscall import preemptone, retake_syscall
     n = 0
     for pp in list(s.allp):
         st = pp.status
@@ -108,7 +108,7 @@ def retake(s: Any, now: float) -> int:
             pd[1] = now
         elif pd[1] + FORCE_PREEMPT <= now:
             if st == _Prunning:
-                if syscall.preemptone(pp, now):
+                if preemptone(pp, now):
                     n += 1
             sysretake = True
         if st == _Psyscall:
@@ -119,7 +119,7 @@ def retake(s: Any, now: float) -> int:
                 continue
             if pp.runqempty() and s.nmspinning + s.npidle > 0 and pd[3] + SYSCALL_RETAKE > now:
                 continue
-            if syscall.retake_syscall(pp):
+            if retake_syscall(pp):
                 n += 1
     return n
 

@@ -167,10 +167,11 @@ class Timers:
     def clean(self) -> None:
         """Drop zombie entries (mu held): Go's adjust/cleanHead when zombies > len/4."""
         live = [e for e in self.heap if e[2].gen == e[1] and e[2].ts is self]
-        self.heap = []
-        for e in sorted(live, key=lambda e: e[0]):
-            self.heap.append(e)     # a sorted array is a valid heap
-        self.zombies = 0
+        # the zombie count is a heuristic for when to clean (a concurrent stop
+        # may count its zombie just after we dropped it), so keep it >= 0
+        self.zombies = max(0, self.zombies - (len(self.heap) - len(live)))
+        live.sort(key=lambda e: e[0])
+        self.heap = live            # a sorted array is a valid heap
 
     def run(self, m: Any, now: float) -> tuple[float, bool]:
         """Run every due timer; return (next wake time or 0, whether any ran)."""
@@ -193,7 +194,8 @@ class Timers:
                 # a zombie: its stop/reset already took it out of `len`
                 t.mu.release()
                 self.mu.acquire()
-                self.zombies -= 1
+                if self.zombies:
+                    self.zombies -= 1
                 self.mu.release()
                 continue
             delay = now - when
@@ -229,6 +231,14 @@ def check_p(m: Any, pp: Any) -> tuple[float, float]:
     ts = pp.timers
     if ts is None or not ts.heap:
         return 0.0, 0.0
+    if ts.zombies > len(ts.heap) // 4:
+        # our own heap: drop stopped timers now (Go forces adjust here), so a
+        # stopped timer neither delays an idle M nor hides a deadlock
+        ts.mu.acquire()
+        ts.clean()
+        ts.mu.release()
+        if not ts.heap:
+            return 0.0, 0.0
     now = _now()
     if ts.heap[0][0] > now:
         return now, ts.wake_time()

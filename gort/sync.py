@@ -1,0 +1,561 @@
+"""sync: Go's sync package and x/sync's semaphore and errgroup (reference §12).
+
+Waiting goroutines park with gopark (the internal `threading.Lock` that
+guards each primitive is released by the unlock callback, after the G is marked
+waiting) and are readied into the waker's runnext, as sema.go does.  Python has
+no CAS, so the state words Go updates with atomics live under that short
+internal lock; it is never held while a goroutine runs user code.
+"""
+from __future__ import annotations
+
+import threading
+import time as _time
+import types
+from collections import deque
+from typing import Any, Callable, Optional
+
+from .g import (G, preempt_flag, waitReasonSemacquire, waitReasonSyncCondWait,
+                waitReasonSyncMutexLock, waitReasonSyncRWMutexLock,
+                waitReasonSyncRWMutexRLock, waitReasonSyncWaitGroupWait)
+from .proc import _nogo, _tls, check_async, ready
+
+STARVATION_THRESHOLD = 1e-3   # starvationThresholdNs: 1 ms
+_now = _time.monotonic
+
+
+def _curg(what: str) -> G:
+    m = _tls.m
+    if m is None or m.curg is None:
+        raise _nogo(what)
+    return m.curg
+
+
+def _preempt_point() -> Any:
+    m = _tls.m
+    if m is not None and m.curg is not None and m.curg.preempt:
+        yield None
+
+
+class _Waiter:
+    __slots__ = ("g", "granted", "since", "n")
+
+    def __init__(self, g: G, n: int = 1) -> None:
+        self.g = g
+        self.granted = False   # ownership handed over by the waker (no competition)
+        self.since = _now()
+        self.n = n
+
+
+class Mutex:
+    """A mutual exclusion lock with Go's normal and starvation modes.
+
+    Normal mode: a woken waiter competes with arriving goroutines and, if it
+    loses, is queued again at the front.  A waiter that waited more than 1 ms
+    switches the mutex to starvation mode: unlock hands the lock straight to the
+    front waiter and newcomers queue at the tail.
+    """
+
+    __slots__ = ("_mu", "_locked", "_starving", "_woken", "_waiters")
+
+    def __init__(self) -> None:
+        self._mu = threading.Lock()
+        self._locked = False
+        self._starving = False
+        self._woken = False
+        self._waiters: deque[_Waiter] = deque()
+
+    @types.coroutine
+    def lock(self) -> Any:
+        mu = self._mu
+        mu.acquire()
+        if not self._locked and not self._starving:
+            self._locked = True
+            mu.release()
+            if preempt_flag[0]:
+                yield from _preempt_point()
+            return
+        gp = _curg("Mutex.lock")
+        w = _Waiter(gp)
+        lifo = False
+        while True:
+            if lifo:
+                self._waiters.appendleft(w)
+            else:
+                self._waiters.append(w)
+            gp.waitreason = waitReasonSyncMutexLock
+            yield mu.release
+            if w.granted:            # starvation-mode hand-off: we own it
+                return
+            mu.acquire()
+            self._woken = False
+            if not self._locked:
+                self._locked = True
+                mu.release()
+                return
+            if _now() - w.since > STARVATION_THRESHOLD:
+                self._starving = True  # from now on unlock hands over in FIFO order
+            lifo = True               # lost the race: back to the front of the queue
+
+    def try_lock(self) -> bool:
+        mu = self._mu
+        mu.acquire()
+        if self._locked or self._starving:
+            mu.release()
+            return False
+        self._locked = True
+        mu.release()
+        return True
+
+    def unlock(self) -> None:
+        mu = self._mu
+        mu.acquire()
+        if not self._locked:
+            mu.release()
+            raise RuntimeError("sync: unlock of unlocked mutex")
+        waiters = self._waiters
+        if self._starving and waiters:
+            w = waiters.popleft()
+            w.granted = True          # stays locked: ownership moves to w
+            if not waiters or _now() - w.since < STARVATION_THRESHOLD:
+                self._starving = False
+            mu.release()
+            ready(w.g)
+            return
+        self._locked = False
+        self._starving = False        # no waiter left to hand over to
+        w = None
+        if waiters and not self._woken:
+            w = waiters.popleft()
+            self._woken = True
+        mu.release()
+        if w is not None:
+            ready(w.g)
+
+    def locked(self) -> bool:
+        return self._locked
+
+    def __aenter__(self) -> Any:
+        return self.lock()
+
+    @types.coroutine
+    def __aexit__(self, *exc: Any) -> Any:
+        self.unlock()
+        return False
+        yield  # pragma: no cover - makes this a generator
+
+
+class RWMutex:
+    """A reader/writer lock; a waiting writer blocks new readers (Go's rule)."""
+
+    __slots__ = ("_mu", "_w", "_readers", "_writer", "_readerwait", "_rwaiters", "_wwaiter")
+
+    def __init__(self) -> None:
+        self._mu = threading.Lock()
+        self._w = Mutex()             # serialises writers
+        self._readers = 0
+        self._writer = False          # a writer holds it or waits for readers to leave
+        self._readerwait = 0
+        self._rwaiters: list[G] = []
+        self._wwaiter: Optional[G] = None
+
+    @types.coroutine
+    def rlock(self) -> Any:
+        mu = self._mu
+        mu.acquire()
+        if not self._writer:
+            self._readers += 1
+            mu.release()
+            return
+        gp = _curg("RWMutex.rlock")
+        self._rwaiters.append(gp)
+        gp.waitreason = waitReasonSyncRWMutexRLock
+        yield mu.release             # unlock() counts us in before readying us
+
+    def try_rlock(self) -> bool:
+        mu = self._mu
+        mu.acquire()
+        ok = not self._writer
+        if ok:
+            self._readers += 1
+        mu.release()
+        return ok
+
+    def runlock(self) -> None:
+        mu = self._mu
+        mu.acquire()
+        if self._readers <= 0:
+            mu.release()
+            raise RuntimeError("sync: RUnlock of unlocked RWMutex")
+        self._readers -= 1
+        wake = None
+        if self._writer and self._readerwait > 0:
+            self._readerwait -= 1
+            if self._readerwait == 0:
+                wake, self._wwaiter = self._wwaiter, None
+        mu.release()
+        if wake is not None:
+            ready(wake)
+
+    @types.coroutine
+    def lock(self) -> Any:
+        yield from self._w.lock()
+        mu = self._mu
+        mu.acquire()
+        self._writer = True
+        if self._readers == 0:
+            mu.release()
+            return
+        gp = _curg("RWMutex.lock")
+        self._readerwait = self._readers
+        self._wwaiter = gp
+        gp.waitreason = waitReasonSyncRWMutexLock
+        yield mu.release
+
+    def try_lock(self) -> bool:
+        if not self._w.try_lock():
+            return False
+        mu = self._mu
+        mu.acquire()
+        if self._readers:
+            mu.release()
+            self._w.unlock()
+            return False
+        self._writer = True
+        mu.release()
+        return True
+
+    def unlock(self) -> None:
+        mu = self._mu
+        mu.acquire()
+        if not self._writer or self._readerwait:
+            mu.release()
+            raise RuntimeError("sync: Unlock of unlocked RWMutex")
+        self._writer = False
+        waiters = self._rwaiters
+        self._rwaiters = []
+        self._readers += len(waiters)
+        mu.release()
+        for gp in waiters:
+            ready(gp)
+        self._w.unlock()
+
+    def rlocker(self) -> "_RLocker":
+        """A locker whose lock/unlock are rlock/runlock (for Cond and `async with`)."""
+        return _RLocker(self)
+
+    def __aenter__(self) -> Any:
+        return self.lock()
+
+    @types.coroutine
+    def __aexit__(self, *exc: Any) -> Any:
+        self.unlock()
+        return False
+        yield  # pragma: no cover
+
+
+class _RLocker:
+    __slots__ = ("_rw",)
+
+    def __init__(self, rw: RWMutex) -> None:
+        self._rw = rw
+
+    def lock(self) -> Any:
+        return self._rw.rlock()
+
+    def unlock(self) -> None:
+        self._rw.runlock()
+
+    def __aenter__(self) -> Any:
+        return self._rw.rlock()
+
+    @types.coroutine
+    def __aexit__(self, *exc: Any) -> Any:
+        self._rw.runlock()
+        return False
+        yield  # pragma: no cover
+
+
+class WaitGroup:
+    """Wait for a collection of goroutines to finish."""
+
+    __slots__ = ("_mu", "_n", "_waiters")
+
+    def __init__(self) -> None:
+        self._mu = threading.Lock()
+        self._n = 0
+        self._waiters: list[G] = []
+
+    def add(self, delta: int) -> None:
+        mu = self._mu
+        mu.acquire()
+        n = self._n + delta
+        if n < 0:
+            mu.release()
+            raise ValueError("sync: negative WaitGroup counter")
+        if delta > 0 and n == delta and self._waiters:
+            mu.release()
+            raise RuntimeError("sync: WaitGroup misuse: Add called concurrently with Wait")
+        self._n = n
+        if n or not self._waiters:
+            mu.release()
+            return
+        waiters = self._waiters
+        self._waiters = []
+        mu.release()
+        for gp in waiters:
+            ready(gp)
+
+    def done(self) -> None:
+        self.add(-1)
+
+    @types.coroutine
+    def wait(self) -> Any:
+        mu = self._mu
+        mu.acquire()
+        if self._n == 0:
+            mu.release()
+            return
+        gp = _curg("WaitGroup.wait")
+        self._waiters.append(gp)
+        gp.waitreason = waitReasonSyncWaitGroupWait
+        yield mu.release
+
+    def go(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Go 1.25's WaitGroup.Go: add(1), run fn(*args) in a goroutine, done() when it returns."""
+        check_async(fn, "WaitGroup.go")
+        from .proc import go
+        self.add(1)
+        go(self._run, fn, args)
+
+    async def _run(self, fn: Callable[..., Any], args: tuple) -> None:
+        try:
+            await fn(*args)
+        finally:
+            self.done()
+
+
+class Once:
+    """Run a function exactly once; concurrent callers wait for the first to finish."""
+
+    __slots__ = ("_done", "_m")
+
+    def __init__(self) -> None:
+        self._done = False
+        self._m = Mutex()
+
+    async def do(self, fn: Callable[..., Any], *args: Any) -> None:
+        if self._done:
+            return
+        await self._m.lock()
+        try:
+            if not self._done:
+                try:
+                    r = fn(*args)
+                    if isinstance(r, types.CoroutineType) or hasattr(r, "__await__"):
+                        await r
+                finally:
+                    self._done = True   # even if fn raised (Go's rule)
+        finally:
+            self._m.unlock()
+
+
+class Cond:
+    """A condition variable bound to a locker (Mutex, RWMutex or rlocker()).
+
+    Tickets as Go's notifyList: signal wakes the longest waiter, broadcast all;
+    no spurious wake-ups, but callers should still loop on their condition.
+    """
+
+    __slots__ = ("L", "_mu", "_wait", "_notify", "_waiters")
+
+    def __init__(self, locker: Any) -> None:
+        if not (hasattr(locker, "lock") and hasattr(locker, "unlock")):
+            raise TypeError("Cond needs a locker with lock() and unlock()")
+        self.L = locker
+        self._mu = threading.Lock()
+        self._wait = 0               # next ticket
+        self._notify = 0             # next ticket to notify
+        self._waiters: dict[int, G] = {}
+
+    async def wait(self) -> None:
+        mu = self._mu
+        mu.acquire()
+        t = self._wait
+        self._wait += 1
+        mu.release()
+        self.L.unlock()
+        try:
+            await self._park(t)
+        finally:
+            await self.L.lock()
+
+    @types.coroutine
+    def _park(self, t: int) -> Any:
+        mu = self._mu
+        mu.acquire()
+        if t < self._notify:        # already notified between unlock and here
+            mu.release()
+            return
+        gp = _curg("Cond.wait")
+        self._waiters[t] = gp
+        gp.waitreason = waitReasonSyncCondWait
+        yield mu.release
+
+    def signal(self) -> None:
+        mu = self._mu
+        mu.acquire()
+        if self._notify == self._wait:
+            mu.release()
+            return
+        t = self._notify
+        self._notify += 1
+        gp = self._waiters.pop(t, None)
+        mu.release()
+        if gp is not None:
+            ready(gp)
+
+    def broadcast(self) -> None:
+        mu = self._mu
+        mu.acquire()
+        self._notify = self._wait
+        gs = list(self._waiters.values())
+        self._waiters.clear()
+        mu.release()
+        for gp in gs:
+            ready(gp)
+
+
+class Semaphore:
+    """x/sync's semaphore.Weighted: FIFO, a large request is not overtaken by small ones."""
+
+    __slots__ = ("_mu", "_size", "_cur", "_waiters")
+
+    def __init__(self, n: int) -> None:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"Semaphore size must be a non-negative int, got {n!r}")
+        self._mu = threading.Lock()
+        self._size = n
+        self._cur = 0
+        self._waiters: deque[_Waiter] = deque()
+
+    def _check(self, k: int) -> None:
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise ValueError(f"semaphore weight must be a non-negative int, got {k!r}")
+        if k > self._size:
+            raise ValueError(f"semaphore: acquire of {k} exceeds the size {self._size} (would block forever)")
+
+    @types.coroutine
+    def acquire(self, k: int = 1) -> Any:
+        self._check(k)
+        mu = self._mu
+        mu.acquire()
+        if self._size - self._cur >= k and not self._waiters:
+            self._cur += k
+            mu.release()
+            return
+        gp = _curg("Semaphore.acquire")
+        w = _Waiter(gp, k)
+        self._waiters.append(w)
+        gp.waitreason = waitReasonSemacquire
+        yield mu.release          # release() counts us in before readying us
+
+    def try_acquire(self, k: int = 1) -> bool:
+        self._check(k)
+        mu = self._mu
+        mu.acquire()
+        ok = self._size - self._cur >= k and not self._waiters
+        if ok:
+            self._cur += k
+        mu.release()
+        return ok
+
+    def release(self, k: int = 1) -> None:
+        mu = self._mu
+        mu.acquire()
+        if k > self._cur:
+            mu.release()
+            raise RuntimeError("semaphore: released more than held")
+        self._cur -= k
+        woken = []
+        while self._waiters:
+            w = self._waiters[0]
+            if self._size - self._cur < w.n:
+                break                 # FIFO: don't let smaller requests overtake
+            self._waiters.popleft()
+            self._cur += w.n
+            woken.append(w.g)
+        mu.release()
+        for gp in woken:
+            ready(gp)
+
+
+class ErrGroup:
+    """x/sync's errgroup: goroutines whose first error is returned by wait()."""
+
+    def __init__(self) -> None:
+        self._wg = WaitGroup()
+        self._mu = threading.Lock()
+        self._err: Optional[BaseException] = None
+        self._cancel: Optional[Callable[..., None]] = None
+        self._sem: Optional[Semaphore] = None
+
+    @classmethod
+    def with_context(cls, ctx: Any) -> tuple["ErrGroup", Any]:
+        """A group and a context derived from ctx, cancelled by the first error or by wait()."""
+        from .context import with_cancel_cause
+        g = cls()
+        c, cancel = with_cancel_cause(ctx)
+        g._cancel = cancel
+        return g, c
+
+    def set_limit(self, n: int) -> None:
+        """At most n goroutines of this group run fn at once (n < 0: no limit)."""
+        if self._wg._n:
+            raise RuntimeError("errgroup: modify limit while goroutines in the group are still active")
+        self._sem = None if n < 0 else Semaphore(n)
+
+    def go(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run fn(*args) in a new goroutine (with a limit, it waits its turn there)."""
+        check_async(fn, "ErrGroup.go")
+        from .proc import go
+        self._wg.add(1)
+        go(self._run, fn, args, True)
+
+    def try_go(self, fn: Callable[..., Any], *args: Any) -> bool:
+        """Like go, but returns False instead of waiting when the limit is reached."""
+        check_async(fn, "ErrGroup.try_go")
+        if self._sem is not None and not self._sem.try_acquire():
+            return False
+        from .proc import go
+        self._wg.add(1)
+        go(self._run, fn, args, False)
+        return True
+
+    async def _run(self, fn: Callable[..., Any], args: tuple, acquire: bool) -> None:
+        sem = self._sem
+        try:
+            if sem is not None and acquire:
+                await sem.acquire()
+            try:
+                await fn(*args)
+            except Exception as e:
+                self._mu.acquire()
+                first = self._err is None
+                if first:
+                    self._err = e
+                self._mu.release()
+                if first and self._cancel is not None:
+                    self._cancel(e)
+            finally:
+                if sem is not None:
+                    sem.release()
+        finally:
+            self._wg.done()
+
+    async def wait(self) -> None:
+        """Wait for every goroutine; raise the first error any of them raised."""
+        await self._wg.wait()
+        if self._cancel is not None:
+            self._cancel(self._err)
+        if self._err is not None:
+            raise self._err
