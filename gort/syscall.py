@@ -27,7 +27,11 @@ from .g import G, _Grunning, _Gsyscall, preempt_flag
 from .m import M
 from .p import P, _Pdead, _Pidle, _Prunning, _Psyscall
 from .proc import Trap, _nogo, _tls
+from .sysmon import FORCE_PREEMPT
 from .timers import Timers
+
+
+UNMARKED_GRACE = 0.001   # a G asked to yield that has not reached a trap 1 ms later is blocked
 
 
 def entersyscall(m: M, gp: G) -> None:
@@ -154,7 +158,7 @@ def preemptone(pp: P, now: float) -> bool:
     if not gp.preempt:
         gp.preempt = True
         preempt_flag[0] = True
-        pp.sysmontick[1] = now       # restart the clock: the next 10 ms are its grace
+        pp.sysmontick[1] = now - FORCE_PREEMPT + UNMARKED_GRACE   # look again after the grace
         s.npreempt += 1
         return True
     return retake_running(pp, mp, pp.schedtick)

@@ -7,13 +7,14 @@ set -euo pipefail
 
 PREFIX="${GORT_FT_PREFIX:-/opt/gort-python-ft}"
 PY="$PREFIX/bin/python3.13t"
-BUILD_DIR="${GORT_FT_BUILD_DIR:-/var/tmp/gort-ft-build}"
+BUILD_DIR=/var/tmp/gort-ft-build
 SRC_LIST=/etc/apt/sources.list.d/gort-trixie-src.sources
 export DEBIAN_FRONTEND=noninteractive
 
 log() { echo "[python-ft] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
-is_ft() { [ -x "$PY" ] && "$PY" -c 'import sys; assert not sys._is_gil_enabled()' 2>/dev/null; }
+# PYTHON_GIL=1 in the caller's env would re-enable the GIL and force a rebuild.
+is_ft() { [ -x "$PY" ] && env -u PYTHON_GIL "$PY" -c 'import sys; assert not sys._is_gil_enabled()' 2>/dev/null; }
 
 # Fast path: already built and really free-threaded.
 if is_ft; then echo "$PY"; exit 0; fi
@@ -48,6 +49,7 @@ apt-get install -y -qq --no-install-recommends dpkg-dev build-essential pkg-conf
 
 # Fresh build dir each time: a half-finished earlier build is not trusted.
 rm -rf "$BUILD_DIR"; mkdir -p "$BUILD_DIR"; cd "$BUILD_DIR"
+chown _apt "$BUILD_DIR" 2>/dev/null || true  # lets apt download sandboxed (no warning)
 log "fetching python3.13 source package into $BUILD_DIR"
 apt-get source -qq --download-only python3.13 >&2 \
   || die "could not fetch Debian source package python3.13 (trixie deb-src unreachable?)"
