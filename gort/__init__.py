@@ -27,13 +27,14 @@ from .select import select as _select
 from .sync import Cond, ErrGroup, Mutex, Once, RWMutex, Semaphore, WaitGroup
 from .syscall import lock_os_thread, syscall, unlock_os_thread
 from .time import Ticker, Timer, after, after_func, sleep, tick
+from . import context
 
 __all__ = [
     "run", "go", "gosched", "gomaxprocs", "num_goroutine", "goid", "Deadlock",
     "ThreadExhaustion", "Chan", "ClosedChannelError", "select", "recv", "send",
     "Case", "stats", "sleep", "after", "tick", "Timer", "Ticker", "after_func",
     "syscall", "lock_os_thread", "unlock_os_thread", "num_thread",
-    "Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Semaphore", "ErrGroup",
+    "context", "Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Semaphore", "ErrGroup",
 ]
 
 __version__ = "0.1.0"
@@ -53,17 +54,8 @@ def run(main: Callable[..., Awaitable[Any]], *args: Any, procs: Optional[int] = 
     return _proc.run(main, *args, procs=procs)
 
 
-def go(fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> None:
-    """Start `fn(*args, **kwargs)` as a new goroutine (Go's `go` statement).
-
-    The new G goes to the current P's runnext.  `fn` must be an async function.
-    """
-    _proc.go(fn, *args, **kwargs)
-
-
-def gosched() -> Awaitable[None]:
-    """`await gort.gosched()`: yield the P; the G goes to the global queue tail."""
-    return _proc.gosched()
+gosched = _proc.gosched          # `await gort.gosched()`: yield the P (global queue tail)
+go = _proc.go                    # the hot API is bound directly: no wrapper call per use
 
 
 def gomaxprocs(n: int = 0) -> int:

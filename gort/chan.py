@@ -157,22 +157,24 @@ class Chan(Generic[T]):
         if self.closed:
             lock.release()
             raise ClosedChannelError("send on closed channel")
-        sg = self._dequeue_recv()
-        if sg is not None:
-            lock.release()
-            sg.elem = v
-            sg.success = True
-            gp = sg.g
-            gp.param = sg
-            ready(gp)
-            if preempt_flag[0]:
-                yield from _preempt_point()
-            return
+        if self.recvq_first is not None:
+            sg = self._dequeue_recv()
+            if sg is not None:
+                # a receiver waits: hand the value straight to it
+                lock.release()
+                sg.elem = v
+                sg.success = True
+                gp = sg.g
+                gp.param = sg
+                ready(gp)
+                if preempt_flag[0]:
+                    yield from _preempt_point()
+                return
         if self.qcount < self.dataqsiz:
-            self.buf[self.sendx] = v
-            self.sendx += 1
-            if self.sendx == self.dataqsiz:
-                self.sendx = 0
+            i = self.sendx
+            self.buf[i] = v
+            i += 1
+            self.sendx = 0 if i == self.dataqsiz else i
             self.qcount += 1
             lock.release()
             if preempt_flag[0]:
@@ -183,11 +185,18 @@ class Chan(Generic[T]):
             lock.release()
             raise _nogo("Chan.send")
         gp = m.curg
-        mysg = Sudog(gp, v, self)
+        mysg = gp.sg
+        if mysg is None:
+            mysg = gp.sg = Sudog(gp, v, self)
+        else:
+            mysg.elem = v
+            mysg.c = self
+            mysg.success = False
         self._enqueue_send(mysg)
         gp.waitreason = waitReasonChanSend
         gp.param = None
         yield lock.release
+        mysg.elem = None
         if not mysg.success:
             raise ClosedChannelError("send on closed channel")
 
@@ -207,10 +216,10 @@ class Chan(Generic[T]):
             ready(sg.g)
             return True
         if self.qcount < self.dataqsiz:
-            self.buf[self.sendx] = v
-            self.sendx += 1
-            if self.sendx == self.dataqsiz:
-                self.sendx = 0
+            i = self.sendx
+            self.buf[i] = v
+            i += 1
+            self.sendx = 0 if i == self.dataqsiz else i
             self.qcount += 1
             lock.release()
             return True
@@ -235,15 +244,21 @@ class Chan(Generic[T]):
         return v
 
     @types.coroutine
-    def recv_ok(self) -> Any:
-        """Receive: (value, True), or (None, False) once closed and drained."""
+    def recv(self, _mode: int = 0) -> Any:
+        """Receive a value; None once closed and drained (Go's zero value).
+
+        One body serves recv (mode 0), recv_ok (1) and `async for` (2): the
+        receive path is the hottest in gort and an extra generator layer costs.
+        """
         lock = self.lock
         lock.acquire()
         if self.closed:
             if self.qcount == 0:
                 lock.release()
-                return None, False
-        else:
+                if _mode == 2:
+                    raise StopAsyncIteration
+                return (None, False) if _mode else None
+        elif self.sendq_first is not None:
             sg = self._dequeue_send()
             if sg is not None:
                 v = self._recv_locked(sg)
@@ -254,38 +269,47 @@ class Chan(Generic[T]):
                 ready(gp)
                 if preempt_flag[0]:
                     yield from _preempt_point()
-                return v, True
+                return (v, True) if _mode == 1 else v
         if self.qcount > 0:
             buf = self.buf
             i = self.recvx
             v = buf[i]
             buf[i] = None
             i += 1
-            if i == self.dataqsiz:
-                i = 0
-            self.recvx = i
+            self.recvx = 0 if i == self.dataqsiz else i
             self.qcount -= 1
             lock.release()
             if preempt_flag[0]:
                 yield from _preempt_point()
-            return v, True
+            return (v, True) if _mode == 1 else v
         m = _tls.m
         if m is None or m.curg is None:
             lock.release()
             raise _nogo("Chan.recv")
         gp = m.curg
-        mysg = Sudog(gp, None, self)
+        mysg = gp.sg
+        if mysg is None:
+            mysg = gp.sg = Sudog(gp, None, self)
+        else:
+            mysg.c = self
+            mysg.success = False
         self._enqueue_recv(mysg)
         gp.waitreason = waitReasonChanReceive
         gp.param = None
         yield lock.release
-        return mysg.elem, mysg.success
-
-    @types.coroutine
-    def recv(self) -> Any:
-        """Receive a value; None once closed and drained (Go's zero value)."""
-        v, _ = yield from self.recv_ok()
+        v = mysg.elem
+        mysg.elem = None
+        if _mode == 0:
+            return v
+        if _mode == 1:
+            return v, mysg.success
+        if not mysg.success:
+            raise StopAsyncIteration
         return v
+
+    def recv_ok(self) -> Any:
+        """Receive: (value, True), or (None, False) once closed and drained."""
+        return self.recv(1)
 
     def try_recv(self) -> tuple[Any, bool, bool]:
         """Non-blocking receive: (value, ok, selected).  selected is False if it would block."""
@@ -348,12 +372,8 @@ class Chan(Generic[T]):
     def __aiter__(self) -> AsyncIterator[T]:
         return self  # type: ignore[return-value]
 
-    @types.coroutine
     def __anext__(self) -> Any:
-        v, ok = yield from self.recv_ok()
-        if not ok:
-            raise StopAsyncIteration
-        return v
+        return self.recv(2)
 
 
 def _preempt_point() -> Any:

@@ -52,7 +52,7 @@ class G:
     __slots__ = (
         "goid", "coro", "status", "waitreason", "waitsince", "param",
         "preempt", "lockedm", "lockedext", "waiting", "selectdone",
-        "parentgoid", "timer", "sleepwhen", "__weakref__",
+        "parentgoid", "timer", "sg", "__weakref__",
     )
 
     def __init__(self) -> None:
@@ -69,7 +69,7 @@ class G:
         self.selectdone = None        # lazily made Lock: acquire(False) is Go's selectDone CAS
         self.parentgoid = 0
         self.timer = None             # cached runtime timer for sleep (Go's gp.timer)
-        self.sleepwhen = 0.0
+        self.sg = None                # cached sudog for plain channel waits (Go's sudog cache)
 
     @property
     def fn(self) -> str:

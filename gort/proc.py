@@ -200,6 +200,10 @@ def newproc(coro: Any, m: Optional[M]) -> G:
 
 
 def go(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Start `fn(*args, **kwargs)` as a new goroutine (Go's `go` statement).
+
+    The new G goes to the current P's runnext.  `fn` must be an async function.
+    """
     m = _tls.m
     if m is None or not sched.main_started:
         raise _nogo("gort.go")
@@ -212,29 +216,41 @@ def go(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
 
 # ---------------------------------------------------------------- ready / park
 
-def ready(gp: G, next: bool = True) -> None:
-    """goready: make a parked G runnable on the caller's P (runnext) and wakep."""
+def ready(gp: G) -> None:
+    """goready: make a parked G runnable in the caller's P's runnext, then wakep.
+
+    runqput(pp, gp, next=True) is inlined: this runs on every channel hand-off.
+    """
     if gp.status != _Gwaiting:
         raise RuntimeError(f"bad g->status in ready: G{gp.goid} is {_g.GSTATUS_NAMES.get(gp.status)}")
     gp.status = _Grunnable
     s = sched
-    tr = s.trace
     m = _tls.m
-    if tr is not None:
-        tr.event("GoUnblock", m, gp)
+    if s.trace is not None:
+        s.trace.event("GoUnblock", m, gp)
     pp = m.p if m is not None else None
-    if pp is None or m.curg is None and not m.spinning and pp.m is not m:
+    if pp is None:
         # no P of our own (sysmon, a syscall thread, a foreign thread): global queue
         s.lock.acquire()
-        s.globrunqput(gp)
+        s.runq.append(gp)
         s.lock.release()
         wakep()
         return
-    batch = runqput(pp, gp, next)
-    if batch:
-        s.lock.acquire()
-        s.globrunqputbatch(batch)
-        s.lock.release()
+    rn = pp.runnext
+    if rn:
+        try:
+            old = rn.pop()
+        except IndexError:          # a thief took it meanwhile
+            old = None
+        rn.append(gp)
+        if old is not None:
+            batch = runqput(pp, old, False)
+            if batch:
+                s.lock.acquire()
+                s.globrunqputbatch(batch)
+                s.lock.release()
+    else:
+        rn.append(gp)
     if s.npidle and not s.nmspinning:
         wakep()
 

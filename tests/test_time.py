@@ -26,8 +26,12 @@ def test_sleep_parks_with_reason_and_never_wakes_early():
         out = gort.Chan(10)
         for d in (0.01, 0.02, 0.05):
             gort.go(sleeper, d, out)
-        await gort.gosched()
-        reasons = [g.waitreason for g in gort.proc.sched.allgs if g.status == 4]
+        reasons: list[str] = []
+        for _ in range(10000):                 # until one of them has parked in sleep
+            await gort.gosched()
+            reasons = [g.waitreason for g in gort.proc.sched.allgs if g.status == 4]
+            if "sleep" in reasons:
+                break
         got = sorted([await out.recv() for _ in range(3)])
         return reasons, got
 
