@@ -14,7 +14,8 @@ import threading
 import time
 from typing import Any, Optional
 
-from .g import G, _Gwaiting, waitReasonIOWait
+from . import proc as _proc   # (circular: used at call time only)
+from .g import G, _Grunnable, _Gwaiting, waitReasonIOWait
 
 _READY = "ready"
 
@@ -108,14 +109,12 @@ def _ready_all(gs: list, delta: int) -> None:
         _waiters += delta
         _wakelock.release()
     if gs:
-        from .proc import ready
         for gp in gs:
-            ready(gp)
+            _proc.ready(gp)
 
 
 def wait(pd: PollDesc, mode: str) -> Any:
     """Park the calling G until pd is ready for mode ('r' or 'w'); generator body."""
-    from .proc import _tls
     attr = "rg" if mode == "r" else "wg"
     pd.lock.acquire()
     if getattr(pd, attr) == _READY:
@@ -125,7 +124,7 @@ def wait(pd: PollDesc, mode: str) -> Any:
     if pd.closing:
         pd.lock.release()
         return False
-    gp = _tls.m.curg
+    gp = _proc._tls.m.curg
     setattr(pd, attr, gp)
     gp.waitreason = waitReasonIOWait
 
@@ -228,7 +227,6 @@ def claim_poller() -> bool:
 
 def block_until(m: Any, polluntil: float, was_spinning: bool) -> Optional[G]:
     """findRunnable step 15: sleep in netpoll until polluntil (or an event / a break)."""
-    from .proc import _become_spinning, acquirep, injectglist
     s = _sched
     now = time.monotonic()
     s.polluntil = polluntil
@@ -244,16 +242,15 @@ def block_until(m: Any, polluntil: float, was_spinning: bool) -> Optional[G]:
         if pp is not None:
             s.pidleput(pp)
         s.lock.release()
-        injectglist(gs)
+        _proc.injectglist(gs)
         return None
-    acquirep(m, pp)
+    _proc.acquirep(m, pp)
     if was_spinning or not gs:
-        _become_spinning(m, s)
+        _proc._become_spinning(m, s)
     s.lock.release()
     if gs:
         gp = gs.pop()
-        injectglist(gs)
-        from .g import _Grunnable
+        _proc.injectglist(gs)
         gp.status = _Grunnable
         return gp
     return None
@@ -277,8 +274,7 @@ def wake_netpoller(when: float) -> None:
         if pu == 0 or pu > when:
             netpoll_break()
     else:
-        from .proc import wakep
-        wakep()
+        _proc.wakep()
 
 
 def poll_nonblock_for_sysmon() -> list[G]:

@@ -543,22 +543,23 @@ def schedule(m: M) -> None:
     lock_release = s.lock.release
     grunq = s.runq                     # the global queue (same deque for the whole run)
     while True:
+        pp = m.p
+        if pp is None or pp.status == _Pdead:
+            # first of all: a P that sysmon retired while we were blocked in
+            # unmarked code is not ours any more (not even to stop for a STW)
+            if pp is not None:
+                from .syscall import flush_retired
+                flush_retired(m)
+            if m.exiting or s.exiting:    # idle for long, its locked G exited, or the end
+                return
+            if m.lockedg is None:
+                reacquirep(m)
+                continue
         if s.stopflag:
             if s.exiting:
                 return
             if s.gcwaiting:
                 gcstopm(m)
-                continue
-        pp = m.p
-        if pp is None or pp.status == _Pdead:
-            if m.exiting:                 # idle for long, or its locked G exited
-                return
-            # sysmon retired our P while we were blocked in unmarked code
-            if pp is not None:
-                from .syscall import flush_retired
-                flush_retired(m)
-            if m.lockedg is None:
-                reacquirep(m)
                 continue
         if m.lockedg is not None:
             gp = stoplockedm(m)
@@ -962,7 +963,10 @@ def checkdead(s: Sched) -> None:
         if st == _Gwaiting:
             waiting += 1
         elif st == _Grunnable or st == _Grunning or st == _Gsyscall:
-            _fatal_locked(s, RuntimeError(f"checkdead: runnable g (G{gp.goid} status {st})"))
+            where = [f"P{pp.id}({pp.status}) runq={gp in pp.runq} runnext={gp in pp.runnext}"
+                     for pp in s.allp] + [f"global={gp in s.runq}",
+                                          f"ms={[(x.id, x.p and x.p.id, x.blocked, x.spinning) for x in s.allm]}"]
+            _fatal_locked(s, RuntimeError(f"checkdead: runnable g (G{gp.goid} status {st}) {where}"))
             return
     if waiting == 0:
         _fatal_locked(s, Deadlock("no goroutines (main called runtime.Goexit) - deadlock!"))
@@ -990,6 +994,9 @@ def gcstopm(m: M) -> None:
         s.lock.acquire()
         s.nmspinning -= 1
         s.lock.release()
+    if m.p is not None and m.p.status == _Pdead:
+        from .syscall import flush_retired
+        flush_retired(m)              # retired by sysmon: not one of the Ps being counted
     if m.p is not None:
         pp = releasep(m)
         s.lock.acquire()
@@ -1013,6 +1020,7 @@ def preemptall() -> None:
 def stop_the_world(m: M, reason: str) -> None:
     s = sched
     s.lock.acquire()
+    s.stopnote.clear()
     s.stopwait = s.gomaxprocs
     s.gcwaiting = True
     s.stopflag = True
@@ -1034,15 +1042,13 @@ def stop_the_world(m: M, reason: str) -> None:
     wait = s.stopwait > 0
     s.lock.release()
     netpoll.netpoll_break()
-    while wait:
-        if s.stopnote.sleep(0.0001):
-            break
+    while wait and not s.exiting:
+        # the note only shortens the wait: stopwait under the lock decides
+        s.stopnote.sleep(0.0001)
         s.lock.acquire()
         wait = s.stopwait > 0
         s.lock.release()
         preemptall()
-        if s.exiting:
-            break
 
 
 def start_the_world(m: M) -> None:
@@ -1135,16 +1141,24 @@ def gomaxprocs(n: int = 0) -> int:
     n = _check_procs(n, "gomaxprocs")
     m = _tls.m
     s = sched
-    if m is None or not s.main_started or s.exiting:
+    if m is None:
+        # outside a program: the setting is the default for the next run
         prev = _default_procs or default_procs()
         if n >= 1:
             _default_procs = n
         return prev
+    if not s.main_started or s.exiting:
+        return s.gomaxprocs
     prev = s.gomaxprocs
     if n < 1 or n == prev:
         return prev
-    if m.p is None:
+    if m.oldp is not None:
         raise RuntimeError("gort.gomaxprocs cannot resize from inside gort.syscall")
+    if m.p is not None and m.p.status == _Pdead:
+        # sysmon retired our P while this goroutine ran without yielding: it is
+        # not ours to count; stop the world without one (procresize gives us P0)
+        from .syscall import flush_retired
+        flush_retired(m)
     stop_the_world(m, "GOMAXPROCS")
     s.newprocs = n
     start_the_world(m)

@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 from .g import (G, preempt_flag, waitReasonSemacquire, waitReasonSyncCondWait,
                 waitReasonSyncMutexLock, waitReasonSyncRWMutexLock,
                 waitReasonSyncRWMutexRLock, waitReasonSyncWaitGroupWait)
-from .proc import _nogo, _tls, check_async, ready
+from .proc import _nogo, _tls, check_async, go, ready
 
 STARVATION_THRESHOLD = 1e-3   # starvationThresholdNs: 1 ms
 _now = _time.monotonic
@@ -323,7 +323,6 @@ class WaitGroup:
     def go(self, fn: Callable[..., Any], *args: Any) -> None:
         """Go 1.25's WaitGroup.Go: add(1), run fn(*args) in a goroutine, done() when it returns."""
         check_async(fn, "WaitGroup.go")
-        from .proc import go
         self.add(1)
         go(self._run, fn, args)
 
@@ -517,7 +516,6 @@ class ErrGroup:
     def go(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run fn(*args) in a new goroutine (with a limit, it waits its turn there)."""
         check_async(fn, "ErrGroup.go")
-        from .proc import go
         self._wg.add(1)
         go(self._run, fn, args, True)
 
@@ -526,7 +524,6 @@ class ErrGroup:
         check_async(fn, "ErrGroup.try_go")
         if self._sem is not None and not self._sem.try_acquire():
             return False
-        from .proc import go
         self._wg.add(1)
         go(self._run, fn, args, False)
         return True

@@ -13,7 +13,7 @@
   when the G reaches its next trap the M flushes the retired P's leftovers and
   takes exitsyscall's slow path.  Python cannot interrupt a thread, so this is
   how gort keeps the other goroutines running; the cost is one extra thread
-  per stuck goroutine while it is stuck.
+  per stuck goroutine while it is stuck.  (sysmon's side is in sysmon.py.)
 - lock_os_thread / unlock_os_thread wire a G to its M (§7).
 """
 from __future__ import annotations
@@ -25,13 +25,8 @@ from typing import Any, Callable
 from . import proc
 from .g import G, _Grunning, _Gsyscall, preempt_flag
 from .m import M
-from .p import P, _Pdead, _Pidle, _Prunning, _Psyscall
+from .p import _Pidle, _Psyscall
 from .proc import Trap, _nogo, _tls
-from .sysmon import FORCE_PREEMPT
-from .timers import Timers
-
-
-UNMARKED_GRACE = 0.001   # a G asked to yield that has not reached a trap 1 ms later is blocked
 
 
 def entersyscall(m: M, gp: G) -> None:
@@ -125,76 +120,6 @@ def syscall(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return r
 
 
-# ---------------------------------------------------------------- sysmon's side
-
-def retake_syscall(pp: P) -> bool:
-    """sysmon: take a P from an M in a syscall and hand it off."""
-    s = proc.sched
-    s.lock.acquire()
-    if pp.status != _Psyscall:
-        s.lock.release()
-        return False
-    pp.status = _Pidle
-    pp.syscalltick += 1
-    s.nretake += 1
-    s.nhandoff += 1
-    s.lock.release()
-    if s.trace is not None:
-        s.trace.event("ProcSteal", None, None, pp)
-    proc.handoffp(pp)
-    return True
-
-
-def preemptone(pp: P, now: float) -> bool:
-    """Ask pp's G to yield at its next trap; if it already was asked 10 ms ago, its
-    M is blocked in something gort cannot see: retake the P."""
-    s = proc.sched
-    mp = pp.m
-    if mp is None:
-        return False
-    gp = mp.curg
-    if gp is None:
-        return False
-    if not gp.preempt:
-        gp.preempt = True
-        preempt_flag[0] = True
-        pp.sysmontick[1] = now - FORCE_PREEMPT + UNMARKED_GRACE   # look again after the grace
-        s.npreempt += 1
-        return True
-    return retake_running(pp, mp, pp.schedtick)
-
-
-def retake_running(pp: P, mp: M, tick: int) -> bool:
-    s = proc.sched
-    s.lock.acquire()
-    if (pp.status != _Prunning or pp.m is not mp or pp.schedtick != tick or mp.curg is None
-            or s.exiting or s.gcwaiting):
-        s.lock.release()
-        return False
-    newp = P(pp.id)
-    newp.status = _Pidle
-    newp.schedtick = pp.schedtick
-    newp.syscalltick = pp.syscalltick + 1
-    newp.timers = pp.timers
-    newp.goidcache, newp.goidcacheend = 0, 0
-    pp.timers = Timers()
-    pp.status = _Pdead            # retired: only mp holds it now
-    s.allp[pp.id] = newp
-    s.nretake += 1
-    s.nhandoff += 1
-    s.lock.release()
-    # move its queue; the blocked M may still add to it, it flushes the rest later
-    while True:
-        gp, _ = proc.runqget(pp)
-        if gp is None:
-            break
-        newp.runq.append(gp)
-    if s.trace is not None:
-        s.trace.event("ProcSteal", None, None, newp)
-    proc.handoffp(newp)
-    return True
-
-
 def flush_retired(m: M) -> None:
     """The M finds its P retired by sysmon: give its leftovers to everyone, drop it."""
     s = proc.sched
@@ -218,17 +143,6 @@ def flush_retired(m: M) -> None:
         move_timers(pp, s.allp[0])
     if gs:
         proc.wakep()
-
-
-def clear_preempt_flag(s: Any) -> None:
-    """sysmon: drop the global flag once no running G has a request pending."""
-    for pp in list(s.allp):
-        mp = pp.m
-        if mp is not None:
-            gp = mp.curg
-            if gp is not None and gp.preempt:
-                return
-    preempt_flag[0] = False
 
 
 # ---------------------------------------------------------------- LockOSThread

@@ -14,10 +14,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from . import proc
 from .g import preempt_flag
-from .p import _Prunning, _Psyscall
+from .m import M
+from .p import P, _Pdead, _Pidle, _Prunning, _Psyscall
+from .timers import Timers
 
 FORCE_PREEMPT = 0.010      # forcePreemptNS
+UNMARKED_GRACE = 0.001     # a G asked to yield that has not reached a trap 1 ms later is blocked
 SYSCALL_RETAKE = 0.010     # a syscall this long is always retaken
 MIN_DELAY = 20e-6
 MAX_DELAY = 0.010
@@ -26,19 +30,17 @@ schedtrace_ms = 0          # set by trace.schedtrace()
 
 
 def start(s: Any) -> None:
-    from .proc import _mreserveid, newm
     s.lock.acquire()
-    mid = _mreserveid(s)
+    mid = proc._mreserveid(s)
     s.nmsys += 1
     s.lock.release()
-    m = newm(mid, None, False, fn=sysmon)
+    m = proc.newm(mid, None, False, fn=sysmon)
     m.issys = True
     s.sysmon = m
 
 
 def sysmon(m: Any) -> None:
-    from . import netpoll, proc
-    from .syscall import clear_preempt_flag
+    from . import netpoll
     s = proc.sched
     idle = 0
     delay = MIN_DELAY
@@ -94,7 +96,6 @@ def wake(s: Any) -> None:
 
 
 def retake(s: Any, now: float) -> int:
-    from .syscall import preemptone, retake_syscall
     n = 0
     for pp in list(s.allp):
         st = pp.status
@@ -123,3 +124,81 @@ def retake(s: Any, now: float) -> int:
                 n += 1
     return n
 
+
+def retake_syscall(pp: P) -> bool:
+    """sysmon: take a P from an M in a syscall and hand it off."""
+    s = proc.sched
+    s.lock.acquire()
+    if pp.status != _Psyscall:
+        s.lock.release()
+        return False
+    pp.status = _Pidle
+    pp.syscalltick += 1
+    s.nretake += 1
+    s.nhandoff += 1
+    s.lock.release()
+    if s.trace is not None:
+        s.trace.event("ProcSteal", None, None, pp)
+    proc.handoffp(pp)
+    return True
+
+
+def preemptone(pp: P, now: float) -> bool:
+    """Ask pp's G to yield at its next trap; if it already was asked 10 ms ago, its
+    M is blocked in something gort cannot see: retake the P."""
+    s = proc.sched
+    mp = pp.m
+    if mp is None:
+        return False
+    gp = mp.curg
+    if gp is None:
+        return False
+    if not gp.preempt:
+        gp.preempt = True
+        preempt_flag[0] = True
+        pp.sysmontick[1] = now - FORCE_PREEMPT + UNMARKED_GRACE   # look again after the grace
+        s.npreempt += 1
+        return True
+    return retake_running(pp, mp, pp.schedtick)
+
+
+def retake_running(pp: P, mp: M, tick: int) -> bool:
+    s = proc.sched
+    s.lock.acquire()
+    if (pp.status != _Prunning or pp.m is not mp or pp.schedtick != tick or mp.curg is None
+            or s.exiting or s.gcwaiting):
+        s.lock.release()
+        return False
+    newp = P(pp.id)
+    newp.status = _Pidle
+    newp.schedtick = pp.schedtick
+    newp.syscalltick = pp.syscalltick + 1
+    newp.timers = pp.timers
+    newp.goidcache, newp.goidcacheend = 0, 0
+    pp.timers = Timers()
+    pp.status = _Pdead            # retired: only mp holds it now
+    s.allp[pp.id] = newp
+    s.nretake += 1
+    s.nhandoff += 1
+    s.lock.release()
+    # move its queue; the blocked M may still add to it, it flushes the rest later
+    while True:
+        gp, _ = proc.runqget(pp)
+        if gp is None:
+            break
+        newp.runq.append(gp)
+    if s.trace is not None:
+        s.trace.event("ProcSteal", None, None, newp)
+    proc.handoffp(newp)
+    return True
+
+
+def clear_preempt_flag(s: Any) -> None:
+    """sysmon: drop the global flag once no running G has a request pending."""
+    for pp in list(s.allp):
+        mp = pp.m
+        if mp is not None:
+            gp = mp.curg
+            if gp is not None and gp.preempt:
+                return
+    preempt_flag[0] = False

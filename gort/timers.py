@@ -19,6 +19,9 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
+from . import netpoll as _netpoll
+from . import proc as _proc   # (circular: used at call time only)
+
 HEAP_N = 4                    # timerHeapN
 
 _now = time.monotonic
@@ -78,13 +81,12 @@ class Timer:
         return True
 
     def _add(self, when: float) -> None:
-        from .proc import _tls, sched
-        m = _tls.m
+        m = _proc._tls.m
         pp = None
         if m is not None:
             pp = m.p or m.oldp
         if pp is None or pp.timers is None:
-            pp = sched.allp[0]
+            pp = _proc.sched.allp[0]
         ts = pp.timers
         self.gen += 1
         self.when = when
@@ -96,8 +98,7 @@ class Timer:
         ts.len += 1
         ts.mu.release()
         if earliest:
-            from .netpoll import wake_netpoller
-            wake_netpoller(when)
+            _netpoll.wake_netpoller(when)
 
 
 class Timers:
@@ -240,8 +241,9 @@ def check_p(m: Any, pp: Any) -> tuple[float, float]:
         if not ts.heap:
             return 0.0, 0.0
     now = _now()
-    if ts.heap[0][0] > now:
-        return now, ts.wake_time()
+    w = ts.wake_time()            # read without the lock (a thief may pop meanwhile)
+    if w == 0.0 or w > now:
+        return now, w
     nxt, _ = ts.run(m, now)
     return now, nxt
 
@@ -250,8 +252,9 @@ def steal_timers(m: Any, pp: Any, p2: Any) -> tuple[float, float, bool]:
     """stealWork's last pass: run p2's due timers here (Gs they ready land on pp)."""
     ts = p2.timers
     now = _now()
-    if not ts.heap or ts.heap[0][0] > now:
-        return now, ts.wake_time(), False
+    w = ts.wake_time()
+    if w == 0.0 or w > now:
+        return now, w, False
     nxt, ran = ts.run(m, now)
     return now, nxt, ran
 

@@ -23,7 +23,8 @@ def stats() -> dict[str, Any]:
     return {
         "gomaxprocs": s.gomaxprocs,
         "ps": [{"id": pp.id, "status": PSTATUS_NAMES.get(pp.status), "schedtick": pp.schedtick,
-                "syscalltick": pp.syscalltick, "runqsize": pp.runqsize(), "stolen": pp.nstolen, "gfree": len(pp.gfree),
+                "syscalltick": pp.syscalltick, "runqsize": pp.runqsize(), "stolen": pp.nstolen,
+                "gfree": len(pp.gfree),
                 "timers": pp.timers.len if pp.timers is not None else 0}
                for pp in list(s.allp)],
         "threads": s.mcount,

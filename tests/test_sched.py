@@ -119,10 +119,14 @@ def test_local_queue_overflow_and_fairness_tick_in_a_program():
         wg = gort.WaitGroup()
         for i in range(300):
             wg.go(child, i)
+        preempted = gort.stats()["preempts"]
         await wg.wait()
+        return preempted
 
-    gort.run(main, procs=1)
+    preempted = gort.run(main, procs=1)
     assert sorted(order) == list(range(300))
+    if preempted:
+        pytest.skip("the spawning loop ran > 10 ms (loaded machine): sysmon preempted it, order differs")
     # G1 ran in runnext, so schedtick is still 0 when it parks: tick 0 % 61 == 0
     # takes one G from the global queue first (as in Go), then runnext, then the ring
     assert order[:3] == [0, 299, RUNQ_SIZE // 2]
@@ -183,6 +187,7 @@ async def _noop():
 
 def test_gomaxprocs_env_default(monkeypatch):
     monkeypatch.setenv("GORT_MAXPROCS", "3")
+    monkeypatch.setattr(proc, "_default_procs", None)   # no gomaxprocs() default from other tests
 
     async def main():
         return gort.gomaxprocs()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 
 import pytest
 
@@ -118,15 +119,19 @@ def test_rwmutex_readers_share_writers_exclude(switchy):
         state = {"readers": 0, "writer": False, "maxreaders": 0, "bad": 0, "writes": 0}
         wg = gort.WaitGroup()
 
+        count = threading.Lock()               # readers run concurrently: guard the tally itself
+
         async def reader():
             for _ in range(20):
                 async with rw.rlocker():
-                    state["readers"] += 1
-                    state["maxreaders"] = max(state["maxreaders"], state["readers"])
-                    if state["writer"]:
-                        state["bad"] += 1
+                    with count:
+                        state["readers"] += 1
+                        state["maxreaders"] = max(state["maxreaders"], state["readers"])
+                        if state["writer"]:
+                            state["bad"] += 1
                     await gort.gosched()
-                    state["readers"] -= 1
+                    with count:
+                        state["readers"] -= 1
 
         async def writer():
             for _ in range(10):
@@ -160,8 +165,10 @@ def test_rwmutex_writer_not_starved_by_readers():
             await wrote.send("w")
             rw.unlock()
         gort.go(writer)
-        for _ in range(5):
+        for _ in range(100000):               # until the writer waits for our read lock
             await gort.gosched()
+            if any(g.waitreason == "sync.RWMutex.Lock" and g.status == 4 for g in gort.proc.sched.allgs):
+                break
         assert not rw.try_rlock()             # writer pending: new readers must wait
         assert not rw.try_lock()
         rw.runlock()
