@@ -429,6 +429,12 @@ def mexit(m: M, s: Sched) -> None:
     s.mcount -= 1
     s.nmfreed += 1
     pp = m.p
+    if pp is not None and pp.status == _Pdead:   # retired by sysmon: only flush it
+        s.lock.release()
+        from .syscall import flush_retired
+        flush_retired(m)
+        s.lock.acquire()
+        pp = None
     if pp is not None and not s.exiting:   # leaving with a P (lockedg exit): hand it off
         m.p = None
         pp.m = None

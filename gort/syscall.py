@@ -25,7 +25,7 @@ from typing import Any, Callable
 from . import proc
 from .g import G, _Grunning, _Gsyscall, preempt_flag
 from .m import M
-from .p import _Pidle, _Psyscall
+from .p import _Pdead, _Pidle, _Psyscall
 from .proc import Trap, _nogo, _tls
 
 
@@ -106,6 +106,17 @@ def syscall(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise TypeError("gort.syscall runs a blocking (non-async) function; "
                         f"{getattr(fn, '__qualname__', fn)!r} is async: await it directly")
     gp = m.curg
+    pp = m.p
+    if pp is None or pp.status == _Pdead:
+        # sysmon already treats this M as blocked and gave its P away: run fn
+        # as we are, then get a P back the slow way
+        if pp is not None:
+            flush_retired(m)
+        try:
+            r = fn(*args, **kwargs)
+        finally:
+            yield _exit_slow
+        return r
     entersyscall(m, gp)
     try:
         r = fn(*args, **kwargs)

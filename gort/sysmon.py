@@ -76,7 +76,9 @@ def sysmon(m: Any) -> None:
             s.lock.release()
         gs = netpoll.poll_nonblock_for_sysmon()
         if gs:
+            incidlelocked(s, -1)
             proc.injectglist(gs)
+            incidlelocked(s, 1)
         if retake(s, now):
             idle = 0
         else:
@@ -136,11 +138,24 @@ def retake_syscall(pp: P) -> bool:
     pp.syscalltick += 1
     s.nretake += 1
     s.nhandoff += 1
+    s.nmidlelocked -= 1           # incidlelocked(-1): count sysmon as running meanwhile
     s.lock.release()
     if s.trace is not None:
         s.trace.event("ProcSteal", None, None, pp)
     proc.handoffp(pp)
+    incidlelocked(s, 1)
     return True
+
+
+def incidlelocked(s: Any, v: int) -> None:
+    """Go's incidlelocked: while sysmon hands a P over it counts as a running M,
+    or the M it took the P from could go idle and checkdead would see a runnable
+    G with nobody to run it."""
+    s.lock.acquire()
+    s.nmidlelocked += v
+    if v > 0:
+        proc.checkdead(s)
+    s.lock.release()
 
 
 def preemptone(pp: P, now: float) -> bool:
@@ -180,6 +195,7 @@ def retake_running(pp: P, mp: M, tick: int) -> bool:
     s.allp[pp.id] = newp
     s.nretake += 1
     s.nhandoff += 1
+    s.nmidlelocked -= 1           # incidlelocked(-1), see incidlelocked
     s.lock.release()
     # move its queue; the blocked M may still add to it, it flushes the rest later
     while True:
@@ -190,6 +206,7 @@ def retake_running(pp: P, mp: M, tick: int) -> bool:
     if s.trace is not None:
         s.trace.event("ProcSteal", None, None, newp)
     proc.handoffp(newp)
+    incidlelocked(s, 1)
     return True
 
 
