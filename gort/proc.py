@@ -514,8 +514,9 @@ def handoffp(pp: P) -> None:
     if s.runq:
         startm(pp, False, lockheld=True)
         return
-    # the last running P and nobody polls the network: keep an M on it
-    if s.npidle == s.gomaxprocs - 1 and s.lastpoll != 0 and _netpoll_waiters():
+    # the last running P and nobody polls the network (or sleeps until the next
+    # timer): start an M that will
+    if s.npidle == s.gomaxprocs - 1 and s.lastpoll != 0:
         startm(pp, False, lockheld=True)
         return
     pp.status = _Pidle
@@ -523,10 +524,6 @@ def handoffp(pp: P) -> None:
     s.lock.release()
     if pp.timers is not None and pp.timers.len:
         wake_netpoller(pp.timers.wake_time())
-
-
-def _netpoll_waiters() -> bool:
-    return netpoll.any_waiters()
 
 
 def wake_netpoller(when: float) -> None:
