@@ -54,7 +54,7 @@ class Chan(Generic[T]):
         self.lock = threading.Lock()
         self.qcount = 0
         self.dataqsiz = cap
-        self.buf: Optional[list[Any]] = [None] * cap if cap else None
+        self.buf: Any = [None] * cap if cap else None
         self.sendx = 0
         self.recvx = 0
         self.closed = False

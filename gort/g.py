@@ -57,19 +57,19 @@ class G:
 
     def __init__(self) -> None:
         self.goid = 0
-        self.coro: Optional[Coroutine[Any, Any, Any]] = None
+        self.coro: Any = None
         self.status = _Gidle
         self.waitreason = waitReasonZero
         self.waitsince = 0.0          # time.monotonic() when it parked
         self.param: Any = None        # set by wakers (the completed sudog for channels)
         self.preempt = False          # preemption request (Go's stackguard0 = stackPreempt)
-        self.lockedm = None           # LockOSThread wiring
+        self.lockedm: Any = None           # LockOSThread wiring
         self.lockedext = 0
-        self.waiting = None           # sudogs of a blocked select, in lock order
-        self.selectdone = None        # lazily made Lock: acquire(False) is Go's selectDone CAS
+        self.waiting: Any = None           # sudogs of a blocked select, in lock order
+        self.selectdone: Any = None        # lazily made Lock: acquire(False) is Go's selectDone CAS
         self.parentgoid = 0
-        self.timer = None             # cached runtime timer for sleep (Go's gp.timer)
-        self.sg = None                # cached sudog for plain channel waits (Go's sudog cache)
+        self.timer: Any = None             # cached runtime timer for sleep (Go's gp.timer)
+        self.sg: Any = None                # cached sudog for plain channel waits (Go's sudog cache)
 
     @property
     def fn(self) -> str:

@@ -6,7 +6,7 @@ outside every G.  An M without work parks on its `park` note.
 from __future__ import annotations
 
 import threading
-from typing import Optional
+from typing import Any, Optional
 
 
 class Note:
@@ -46,17 +46,17 @@ class M:
         self.id = mid
         self.thread: Optional[threading.Thread] = None
         self.ident = 0
-        self.p = None           # attached P
-        self.nextp = None       # P handed over by startm / startlockedm
-        self.oldp = None        # P held before a syscall
-        self.curg = None        # G being run
+        self.p: Any = None           # attached P
+        self.nextp: Any = None       # P handed over by startm / startlockedm
+        self.oldp: Any = None        # P held before a syscall
+        self.curg: Any = None        # G being run
         self.spinning = False
         self.blocked = False    # parked on its note
         self.park = Note()
-        self.lockedg = None
+        self.lockedg: Any = None
         self.lockedext = 0
         self.syscalltick = 0
-        self.rand = None        # per-M random.Random (Go's per-M cheaprand)
+        self.rand: Any = None        # per-M random.Random (Go's per-M cheaprand)
         self.exiting = False    # told to leave its loop
         self.issys = False      # sysmon: not counted by checkdead
         self.dead = False

@@ -124,7 +124,8 @@ def wait(pd: PollDesc, mode: str) -> Any:
     if pd.closing:
         pd.lock.release()
         return False
-    gp = _proc._tls.m.curg
+    m: Any = _proc._tls.m
+    gp = m.curg
     setattr(pd, attr, gp)
     gp.waitreason = waitReasonIOWait
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from typing import Optional
+from typing import Any, Optional
 
 from .g import G
 
@@ -42,7 +42,7 @@ class P:
     def __init__(self, pid: int) -> None:
         self.id = pid
         self.status = _Pgcstop            # p.init leaves a new P stopped
-        self.m = None
+        self.m: Any = None
         self.runq: deque[G] = deque()
         self.runnext: deque[G] = deque()
         self.schedtick = 0                # bumped by execute on each new time slice
@@ -51,7 +51,7 @@ class P:
         self.gfree: list[G] = []
         self.goidcache = 0
         self.goidcacheend = 0
-        self.timers = None                # timers.Timers, created by timers.py
+        self.timers: Any = None                # timers.Timers, created by timers.py
         self.preempt = False
         self.nstolen = 0                  # Gs this P took from other Ps (stats)
 
@@ -123,7 +123,7 @@ def runqget(pp: P) -> tuple[Optional[G], bool]:
 
 
 def runqdrain(pp: P) -> list[G]:
-    out = []
+    out: list[G] = []
     while True:
         gp, _ = runqget(pp)
         if gp is None:

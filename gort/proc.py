@@ -1038,9 +1038,11 @@ def stop_the_world(m: M, reason: str) -> None:
             pp.status = _Pgcstop
             pp.syscalltick += 1
             s.stopwait -= 1
-    while s.pidle:
-        pp = s.pidleget()
-        pp.status = _Pgcstop
+    while True:
+        idle = s.pidleget()
+        if idle is None:
+            break
+        idle.status = _Pgcstop
         s.stopwait -= 1
     wait = s.stopwait > 0
     s.lock.release()
@@ -1243,9 +1245,9 @@ def _run(main: Callable[..., Any], args: tuple, procs: Optional[int]) -> Any:
     finally:
         _shutdown(s, m0)
     if s.panic is not None:
-        e = s.panic
+        err = s.panic
         s.panic = None
-        raise e
+        raise err
     return s.result
 
 

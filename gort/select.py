@@ -28,7 +28,7 @@ class Case:
     def __init__(self, c: Optional[Chan], dir: int, v: Any = None) -> None:
         if c is not None and not isinstance(c, Chan):
             raise TypeError(f"select case needs a gort.Chan or None, not {type(c).__name__}")
-        self.c = c
+        self.c: Any = c
         self.dir = dir        # 0: receive, 1: send
         self.v = v
 

@@ -123,13 +123,13 @@ class Mutex:
             return
         self._locked = False
         self._starving = False        # no waiter left to hand over to
-        w = None
+        woken = None
         if waiters and not self._woken:
-            w = waiters.popleft()
+            woken = waiters.popleft()
             self._woken = True
         mu.release()
-        if w is not None:
-            ready(w.g)
+        if woken is not None:
+            ready(woken.g)
 
     def locked(self) -> bool:
         return self._locked

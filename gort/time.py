@@ -70,7 +70,8 @@ class Timer:
         self._t.modify(_now() + max(0.0, float(d)))
 
     def _fire_func(self, arg: Any, seq: int, delay: float) -> None:
-        newproc(self._fn(*self._args), _tls.m)
+        fn: Any = self._fn
+        newproc(fn(*self._args), _tls.m)
 
     def stop(self) -> bool:
         """Stop it; True if that prevented it from firing."""
@@ -108,7 +109,7 @@ class Ticker:
             raise ValueError("non-positive interval for gort.Ticker")
         if _tls.m is None:
             raise _nogo("gort.Ticker")
-        self.c = Chan(1)
+        self.c: Chan = Chan(1)
         self._t = _RTimer(_send_time, self.c, period=float(d))
         self._t.modify(_now() + d)
 

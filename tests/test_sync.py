@@ -10,6 +10,15 @@ import gort
 from gort.sync import Mutex
 
 
+async def until_parked(reason: str) -> None:
+    """gosched until some goroutine is parked with this wait reason (bounded)."""
+    for _ in range(100000):
+        if any(g.status == 4 and g.waitreason == reason for g in gort.proc.sched.allgs):
+            return
+        await gort.gosched()
+    raise AssertionError(f"nobody parked on {reason!r}")
+
+
 @pytest.fixture
 def switchy():
     old = sys.getswitchinterval()
@@ -69,8 +78,7 @@ def test_mutex_blocks_and_wait_reason():
             await got.send("locked")
             mu.unlock()
         gort.go(waiter)
-        for _ in range(10):
-            await gort.gosched()
+        await until_parked("sync.Mutex.Lock")
         reasons = [g.waitreason for g in gort.proc.sched.allgs if g.status == 4]
         assert got.try_recv()[2] is False          # still blocked
         mu.unlock()
@@ -165,10 +173,7 @@ def test_rwmutex_writer_not_starved_by_readers():
             await wrote.send("w")
             rw.unlock()
         gort.go(writer)
-        for _ in range(100000):               # until the writer waits for our read lock
-            await gort.gosched()
-            if any(g.waitreason == "sync.RWMutex.Lock" and g.status == 4 for g in gort.proc.sched.allgs):
-                break
+        await until_parked("sync.RWMutex.Lock")   # the writer waits for our read lock
         assert not rw.try_rlock()             # writer pending: new readers must wait
         assert not rw.try_lock()
         rw.runlock()
@@ -320,8 +325,7 @@ def test_semaphore_weighted_fifo():
             await order.send("small")
             sem.release(1)
         gort.go(big)
-        for _ in range(5):
-            await gort.gosched()
+        await until_parked("semacquire")
         gort.go(small)                          # must not overtake the queued big request
         for _ in range(5):
             await gort.gosched()
