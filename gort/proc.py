@@ -166,6 +166,8 @@ def newproc(coro: Any, m: Optional[M]) -> G:
     """Make a G for coro and put it in the current P's runnext (or the global queue without a P)."""
     s = sched
     pp = m.p if m is not None else None
+    if pp is not None and pp.status == _Pdead and m.curg is not None:
+        pp = waitp(m)                 # our P was retired: wait for one first
     gp = gfget(pp) if pp is not None else None
     if gp is None:
         gp = G()
@@ -229,6 +231,8 @@ def ready(gp: G) -> None:
     if s.trace is not None:
         s.trace.event("GoUnblock", m, gp)
     pp = m.p if m is not None else None
+    if pp is not None and pp.status == _Pdead and m.curg is not None:
+        pp = waitp(m)                 # our P was retired: wait for one first
     if pp is None:
         # no P of our own (sysmon, a syscall thread, a foreign thread): global queue
         s.lock.acquire()
@@ -659,6 +663,41 @@ def schedule(m: M) -> None:
             return
 
 
+def waitp(m: M) -> Optional[P]:
+    """A goroutine whose P sysmon retired calls into the runtime (go, a wake-up):
+    it may not touch a P it does not own, so its thread waits for a P first.
+
+    This is where such a goroutine is descheduled, as Go's asynchronous
+    preemption would have done: its M sleeps until a P is released
+    (pidleput hands it over), so no more than GOMAXPROCS Ms run goroutine code
+    once they touch the runtime.  Returns the new P, or None when exiting.
+    """
+    from .syscall import flush_retired
+    s = sched
+    if m.p is not None:
+        flush_retired(m)
+    s.lock.acquire()
+    pp = None if s.gcwaiting or s.exiting else s.pidleget()
+    if pp is not None:
+        acquirep(m, pp)
+        s.lock.release()
+        return pp
+    if s.exiting:
+        s.lock.release()
+        return None
+    m.nextp = None
+    s.pwait.append(m)
+    s.lock.release()
+    m.blocked = True
+    m.park.sleep()
+    m.blocked = False
+    pp, m.nextp = m.nextp, None
+    if pp is None:                    # woken by the exit
+        return None
+    acquirep(m, pp)
+    return pp
+
+
 def reacquirep(m: M) -> None:
     """An M without a P (after a retired P): take an idle P, else park (exitsyscall0)."""
     s = sched
@@ -731,6 +770,8 @@ def initiate_exit(lockheld: bool = False) -> None:
     s.nmidle = 0
     if not lockheld:
         s.lock.release()
+    idle += s.pwait
+    s.pwait.clear()
     for mp in idle:
         mp.park.wakeup()
     s.stopnote.wakeup()
@@ -1065,6 +1106,10 @@ def start_the_world(m: M) -> None:
     s.gcwaiting = False
     s.stopflag = s.exiting
     s.stopnote.clear()
+    while s.pwait and s.pidle:        # Ms that waited for a P through the stop
+        mp = s.pwait.pop(0)
+        mp.nextp = s.pidleget()
+        mp.park.wakeup()
     s.lock.release()
     for pp in runnable:
         startm(pp, False)

@@ -34,6 +34,7 @@ class Sched:
         self.nmfreed = 0
         self.pidle: list[P] = []
         self.npidle = 0
+        self.pwait: list[M] = []   # Ms running a G without a P, waiting for one (proc.waitp)
         self.nmspinning = 0
         self.needspinning = 0
         # dead Gs shared between Ps
@@ -108,6 +109,12 @@ class Sched:
     def pidleput(self, pp: P) -> None:
         if not pp.runqempty():
             raise RuntimeError("pidleput: P has non-empty run queue")
+        if self.pwait and not self.gcwaiting:
+            # an M whose goroutine is running without a P waits for one (proc.waitp)
+            mp = self.pwait.pop(0)
+            mp.nextp = pp
+            mp.park.wakeup()
+            return
         self.pidle.append(pp)
         self.npidle += 1
 

@@ -93,7 +93,7 @@ class Timer:
         self.heaped = True
         self.ts = ts
         ts.mu.acquire()
-        earliest = not ts.heap or when < ts.heap[0][0]
+        earliest = not ts.whens or when < ts.whens[0]
         ts.push((when, self.gen, self))
         ts.len += 1
         ts.mu.release()
@@ -102,20 +102,26 @@ class Timer:
 
 
 class Timers:
-    """One P's heap (time.go `timers`)."""
+    """One P's heap (time.go `timers`).
 
-    __slots__ = ("mu", "heap", "len", "zombies")
+    `whens` mirrors the heap's deadlines in a flat list of floats, so sifting
+    compares floats with C-level min() over each group of four children.
+    """
+
+    __slots__ = ("mu", "heap", "whens", "len", "zombies")
 
     def __init__(self) -> None:
         self.mu = threading.Lock()
         self.heap: list[tuple[float, int, Timer]] = []
+        self.whens: list[float] = []
         self.len = 0          # live timers (what checkdead and handoffp look at)
         self.zombies = 0
 
     def wake_time(self) -> float:
-        h = self.heap
+        """Earliest deadline, 0 if none; safe to call without the lock (a hint)."""
+        w = self.whens
         try:
-            return h[0][0] if h else 0.0
+            return w[0] if w else 0.0
         except IndexError:
             return 0.0
 
@@ -123,46 +129,61 @@ class Timers:
         w = self.wake_time()
         return w != 0.0 and w <= _now()
 
-    # 4-ary heap, compared on `when` only (mu held)
+    # 4-ary heap on `whens` (mu held); parent of i is (i-1)//4
     def push(self, e: tuple[float, int, Timer]) -> None:
         h = self.heap
-        h.append(e)
-        i = len(h) - 1
+        ws = self.whens
         w = e[0]
+        h.append(e)
+        ws.append(w)
+        i = len(h) - 1
         while i > 0:
             p = (i - 1) >> 2
-            pe = h[p]
-            if w >= pe[0]:
+            pw = ws[p]
+            if w >= pw:
                 break
-            h[i] = pe
+            h[i] = h[p]
+            ws[i] = pw
             i = p
         h[i] = e
+        ws[i] = w
 
     def pop(self) -> tuple[float, int, Timer]:
         h = self.heap
+        ws = self.whens
         top = h[0]
         last = h.pop()
+        lw = ws.pop()
         n = len(h)
         if n:
             i = 0
-            w = last[0]
             while True:
                 c = (i << 2) + 1
-                if c >= n:
+                if c + 3 < n:             # four children: the common case, unrolled
+                    best, bw = c, ws[c]
+                    x = ws[c + 1]
+                    if x < bw:
+                        best, bw = c + 1, x
+                    x = ws[c + 2]
+                    if x < bw:
+                        best, bw = c + 2, x
+                    x = ws[c + 3]
+                    if x < bw:
+                        best, bw = c + 3, x
+                elif c < n:
+                    best, bw = c, ws[c]
+                    for j in range(c + 1, n):
+                        if ws[j] < bw:
+                            best, bw = j, ws[j]
+                else:
                     break
-                # smallest of up to four children
-                best = c
-                bw = h[c][0]
-                end = c + 4 if c + 4 < n else n
-                for j in range(c + 1, end):
-                    jw = h[j][0]
-                    if jw < bw:
-                        best, bw = j, jw
-                if bw >= w:
+                if bw >= lw:
                     break
                 h[i] = h[best]
+                ws[i] = bw
                 i = best
             h[i] = last
+            ws[i] = lw
         return top
 
     def clean(self) -> None:
@@ -173,50 +194,54 @@ class Timers:
         self.zombies = max(0, self.zombies - (len(self.heap) - len(live)))
         live.sort(key=lambda e: e[0])
         self.heap = live            # a sorted array is a valid heap
+        self.whens = [e[0] for e in live]
 
     def run(self, m: Any, now: float) -> tuple[float, bool]:
         """Run every due timer; return (next wake time or 0, whether any ran)."""
+        mu = self.mu
         if self.zombies > len(self.heap) // 4 and self.zombies > 64:
-            self.mu.acquire()
+            mu.acquire()
             self.clean()
-            self.mu.release()
+            mu.release()
         ran = False
         while True:
-            self.mu.acquire()
-            h = self.heap
-            if not h or h[0][0] > now:
-                nxt = h[0][0] if h else 0.0
-                self.mu.release()
-                return nxt, ran
-            when, gen, t = self.pop()
-            self.mu.release()
-            t.mu.acquire()
-            if t.gen != gen or t.ts is not self:
-                # a zombie: its stop/reset already took it out of `len`
-                t.mu.release()
-                self.mu.acquire()
-                if self.zombies:
-                    self.zombies -= 1
-                self.mu.release()
-                continue
-            delay = now - when
-            if t.period > 0:
-                t.when = when + t.period * (1 + int(delay // t.period))
-                t.gen += 1
-                self.mu.acquire()
-                self.push((t.when, t.gen, t))
-                self.mu.release()
-            else:
-                t.heaped = False
-                t.ts = None
-                self.mu.acquire()
-                self.len -= 1
-                self.mu.release()
-            try:
-                t.f(t.arg, t.seq, delay)
-            finally:
-                t.mu.release()
-            ran = True
+            mu.acquire()
+            ws = self.whens
+            if not ws or ws[0] > now:
+                mu.release()
+                return self.wake_time(), ran
+            due = []
+            pop = self.pop
+            while ws and ws[0] <= now and len(due) < 512:
+                due.append(pop())
+            mu.release()
+            fired = zombies = 0
+            for when, gen, t in due:
+                t.mu.acquire()
+                if t.gen != gen or t.ts is not self:
+                    t.mu.release()        # a zombie: its stop/reset took it out of `len`
+                    zombies += 1
+                    continue
+                delay = now - when
+                if t.period > 0:
+                    t.when = when + t.period * (1 + int(delay // t.period))
+                    t.gen += 1
+                    mu.acquire()
+                    self.push((t.when, t.gen, t))
+                    mu.release()
+                else:
+                    t.heaped = False
+                    t.ts = None
+                    fired += 1
+                try:
+                    t.f(t.arg, t.seq, delay)
+                finally:
+                    t.mu.release()
+                ran = True
+            mu.acquire()
+            self.len -= fired
+            self.zombies = max(0, self.zombies - zombies)
+            mu.release()
 
 
 def init_sched(s: Any) -> None:
@@ -280,6 +305,7 @@ def move_timers(src: Any, dst: Any) -> None:
     ts.mu.acquire()
     entries = ts.heap
     ts.heap = []
+    ts.whens = []
     ts.len = 0
     ts.zombies = 0
     ts.mu.release()
