@@ -1226,7 +1226,11 @@ def default_procs() -> int:
         if v >= 1:
             return min(v, MAX_GOMAXPROCS)
     ncpu = os.cpu_count() or 1
-    return min(ncpu, 2)
+    # free-threaded: one P per CPU, as Go (CPU-bound goroutines run in parallel).
+    # With the GIL only one M runs Python at a time; a second P still lets
+    # goroutines run while another is stuck in unmarked blocking code, but more
+    # Ps only add spinning Ms fighting over the GIL (bench/RESULTS.md).
+    return ncpu if not gil_enabled() else min(ncpu, 2)
 
 
 # ---------------------------------------------------------------- bootstrap and run (§2)
