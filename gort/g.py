@@ -6,7 +6,7 @@ dumps and traces line up with Go's.  Dead Gs are kept on free lists and reused
 """
 from __future__ import annotations
 
-from typing import Any, Coroutine, Optional
+from typing import Any
 
 # G status (runtime2.go).  Values are Go's, unused ones kept for alignment.
 _Gidle = 0

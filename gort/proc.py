@@ -1007,10 +1007,8 @@ def checkdead(s: Sched) -> None:
         if st == _Gwaiting:
             waiting += 1
         elif st == _Grunnable or st == _Grunning or st == _Gsyscall:
-            where = [f"P{pp.id}({pp.status}) runq={gp in pp.runq} runnext={gp in pp.runnext}"
-                     for pp in s.allp] + [f"global={gp in s.runq}",
-                                          f"ms={[(x.id, x.p and x.p.id, x.blocked, x.spinning) for x in s.allm]}"]
-            _fatal_locked(s, RuntimeError(f"checkdead: runnable g (G{gp.goid} status {st}) {where}"))
+            # a runtime bug, never the user's: say where the G sits, for the report
+            _fatal_locked(s, RuntimeError(f"checkdead: runnable g (G{gp.goid} status {st}); {_where(s, gp)}"))
             return
     if waiting == 0:
         _fatal_locked(s, Deadlock("no goroutines (main called runtime.Goexit) - deadlock!"))
@@ -1020,6 +1018,13 @@ def checkdead(s: Sched) -> None:
             return
     dumps = [describe(gp) for gp in s.allgs if gp.status == _Gwaiting]
     _fatal_locked(s, Deadlock("all goroutines are asleep - deadlock!", dumps))
+
+
+def _where(s: Sched, gp: G) -> str:
+    qs = [f"P{pp.id}(status {pp.status}): runq={gp in pp.runq} runnext={gp in pp.runnext}"
+          for pp in s.allp]
+    ms = [f"M{x.id}(p={x.p.id if x.p else None} blocked={x.blocked})" for x in s.allm]
+    return "; ".join(qs + [f"global={gp in s.runq}"] + ms)
 
 
 def _fatal_locked(s: Sched, e: BaseException) -> None:

@@ -44,7 +44,8 @@ def test_runnext_kicks_previous_to_tail():
     runqput(pp, b, True)
     runqput(pp, c, True)           # b is kicked to the tail of the ring
     got = [runqget(pp) for _ in range(4)]
-    assert [(g.goid if g else None, inh) for g, inh in got] == [(2, True), (0, False), (1, False), (None, False)]
+    assert [(g.goid if g else None, inh) for g, inh in got] == [
+        (2, True), (0, False), (1, False), (None, False)]
 
 
 def test_runqget_order_runnext_first_then_fifo():
@@ -132,8 +133,8 @@ def test_local_queue_overflow_and_fairness_tick_in_a_program():
     assert order[:3] == [0, 299, RUNQ_SIZE // 2]
     assert order.index(1) > order.index(RUNQ_SIZE // 2 + 1)   # g1 had overflowed to the global queue
     # fairness: the global queue got its turn again before the local queue ran dry
-    last_local = max(order.index(i) for i in range(RUNQ_SIZE // 2, 299) if i != RUNQ_SIZE)
-    assert order.index(1) < last_local
+    local = [i for i in range(RUNQ_SIZE // 2, 299) if i != RUNQ_SIZE]
+    assert order.index(1) < max(order.index(i) for i in local)
 
 
 def test_bootstrap_order_is_logged(caplog):
@@ -143,7 +144,8 @@ def test_bootstrap_order_is_logged(caplog):
     with caplog.at_level(logging.DEBUG, logger="gort"):
         assert gort.run(main, procs=2) == 1
     msgs = [r.getMessage() for r in caplog.records if r.name == "gort"]
-    steps = [next(i for i, m in enumerate(msgs) if m.startswith(k)) for k in ("schedinit", "newproc", "mstart")]
+    steps = [next(i for i, m in enumerate(msgs) if m.startswith(k))
+             for k in ("schedinit", "newproc", "mstart")]
     assert steps == sorted(steps)
     assert "gomaxprocs=2" in msgs[steps[0]]
 
