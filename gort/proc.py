@@ -166,7 +166,7 @@ def newproc(coro: Any, m: Optional[M]) -> G:
     """Make a G for coro and put it in the current P's runnext (or the global queue without a P)."""
     s = sched
     pp = m.p if m is not None else None
-    if pp is not None and pp.status == _Pdead and m.curg is not None:
+    if pp is not None and pp.status == _Pdead and m is not None and m.curg is not None:
         pp = waitp(m)                 # our P was retired: wait for one first
     gp = gfget(pp) if pp is not None else None
     if gp is None:
@@ -231,7 +231,7 @@ def ready(gp: G) -> None:
     if s.trace is not None:
         s.trace.event("GoUnblock", m, gp)
     pp = m.p if m is not None else None
-    if pp is not None and pp.status == _Pdead and m.curg is not None:
+    if pp is not None and pp.status == _Pdead and m is not None and m.curg is not None:
         pp = waitp(m)                 # our P was retired: wait for one first
     if pp is None:
         # no P of our own (sysmon, a syscall thread, a foreign thread): global queue

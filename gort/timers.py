@@ -210,7 +210,7 @@ class Timers:
             if not ws or ws[0] > now:
                 mu.release()
                 return self.wake_time(), ran
-            due = []
+            due: list[tuple[float, int, Timer]] = []
             pop = self.pop
             while ws and ws[0] <= now and len(due) < 512:
                 due.append(pop())
