@@ -153,6 +153,8 @@ def main() -> None:
         print(f"  {p['id']:>3} {p['status']:>8} {p['schedtick']:>10} {p['stolen']:>10}")
     print(f"  steals: {st['steals']}, OS threads (Ms): {st['threads']}, "
           f"goroutines resumed on {st['os_threads_used']} different threads")
+    print(f"  M wake-ups by startm: {st['mwakeups']}, M parks by stopm: {st['mparks']} "
+          "(spinning Ms found work, or gave up their P and slept on their note)")
 
     title("4. Blocking calls never stall gort (100 x time.sleep(0.1))")
     b = gort.run(blocking, procs=2)

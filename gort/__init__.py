@@ -27,14 +27,14 @@ from .select import select as _select
 from .sync import Cond, ErrGroup, Mutex, Once, RWMutex, Semaphore, WaitGroup
 from .syscall import lock_os_thread, syscall, unlock_os_thread
 from .time import Ticker, Timer, after, after_func, sleep, tick
-from . import context
+from . import context, trace
 
 __all__ = [
     "run", "go", "gosched", "gomaxprocs", "num_goroutine", "goid", "Deadlock",
     "ThreadExhaustion", "Chan", "ClosedChannelError", "select", "recv", "send",
     "Case", "stats", "sleep", "after", "tick", "Timer", "Ticker", "after_func",
     "syscall", "lock_os_thread", "unlock_os_thread", "num_thread",
-    "context", "Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Semaphore", "ErrGroup",
+    "context", "trace", "Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Semaphore", "ErrGroup",
 ]
 
 __version__ = "0.1.0"

@@ -365,9 +365,12 @@ def startm(pp: Optional[P], spinning: bool, lockheld: bool = False) -> None:
         s.lock.release()
         newm(mid, pp, spinning)
         return
+    s.nmwake += 1
     s.lock.release()
     nmp.spinning = spinning
     nmp.nextp = pp
+    if s.trace is not None:
+        s.trace.event("MWake", nmp, None, pp)
     nmp.park.wakeup()
 
 
@@ -462,6 +465,9 @@ def stopm(m: M) -> None:
     m.idlesince = time.monotonic()
     s.midle.append(m)
     s.nmidle += 1
+    s.nmpark += 1
+    if s.trace is not None:
+        s.trace.event("MPark", m, None)
     checkdead(s)
     if s.exiting:
         if m in s.midle:
@@ -1289,6 +1295,7 @@ def _run(main: Callable[..., Any], args: tuple, procs: Optional[int]) -> Any:
         if dbg:
             log.debug("newproc: main goroutine G%d in P0.runnext", s.main_g.goid)
         s.main_started = True
+        sysmon.schedtrace_ms = int(_env_float("GORT_SCHEDTRACE", 0))
         sysmon.start(s)
         if dbg:
             log.debug("mstart: m0 on thread %s; schedule()", threading.current_thread().name)

@@ -72,6 +72,8 @@ class Sched:
         self.preemptreq = False    # some G has a preemption request pending
         self.nsteals = 0           # stats
         self.nhandoff = 0
+        self.nmwake = 0            # Ms woken from their note by startm
+        self.nmpark = 0            # Ms parked by stopm
         self.nretake = 0
         self.npreempt = 0
         self.trace: Any = None     # trace.Tracer when tracing

@@ -1,14 +1,59 @@
 """trace: watching the scheduler work (reference §13).
 
-`stats()` is a snapshot of every P, M and G count; `schedtrace_line()` prints
-Go's `GODEBUG=schedtrace` summary line.
+- `stats()`: a snapshot of every P, M and G count (gort.stats()).
+- `start()` / `stop()`: an in-memory execution trace with Go's event names
+  (GoCreate, GoStart, GoStop, GoBlock, GoUnblock, GoDestroy, ProcStart,
+  ProcStop, ProcSteal, ProcsChange, Steal, MPark, MWake): one tuple per event.
+- `GORT_SCHEDTRACE=ms`: sysmon prints Go's `GODEBUG=schedtrace` line every ms.
 """
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, NamedTuple, Optional
 
 from .g import GSTATUS_NAMES, _Gdead, _Gidle
 from .p import PSTATUS_NAMES
+
+
+class Event(NamedTuple):
+    t: float                 # seconds since the program started
+    kind: str
+    m: Optional[int]
+    g: Optional[int]
+    p: Optional[int]
+    arg: Any
+
+
+class Tracer:
+    """Collects events; list.append is atomic, so Ms record without a lock."""
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.events: list[Event] = []
+
+    def event(self, kind: str, m: Any, gp: Any, pp: Any = None, arg: Any = None) -> None:
+        self.events.append(Event(time.monotonic() - self.start, kind,
+                                 m.id if m is not None else None,
+                                 gp.goid if gp is not None else None,
+                                 pp.id if pp is not None else None, arg))
+
+
+def start() -> None:
+    """Start recording scheduler events in the running program."""
+    from . import proc
+    s = proc.sched
+    if not s.main_started:
+        raise RuntimeError("gort.trace.start: no running program")
+    if s.trace is None:
+        s.trace = Tracer(s.start)
+
+
+def stop() -> list[Event]:
+    """Stop recording; return the events, oldest first."""
+    from . import proc
+    s = proc.sched
+    tr, s.trace = s.trace, None
+    return tr.events if tr is not None else []
 
 
 def stats() -> dict[str, Any]:
@@ -24,14 +69,15 @@ def stats() -> dict[str, Any]:
         "gomaxprocs": s.gomaxprocs,
         "ps": [{"id": pp.id, "status": PSTATUS_NAMES.get(pp.status), "schedtick": pp.schedtick,
                 "syscalltick": pp.syscalltick, "runqsize": pp.runqsize(), "stolen": pp.nstolen,
-                "gfree": len(pp.gfree),
-                "timers": pp.timers.len if pp.timers is not None else 0}
+                "gfree": len(pp.gfree), "timers": pp.timers.len if pp.timers is not None else 0}
                for pp in list(s.allp)],
         "threads": s.mcount,
         "idlethreads": s.nmidle,
         "spinningthreads": s.nmspinning,
         "sysmon": s.nmsys,
         "mcreated": s.mnext,
+        "mwakeups": s.nmwake,
+        "mparks": s.nmpark,
         "runqueue": len(s.runq),
         "goroutines": gs,
         "steals": s.nsteals,
@@ -42,7 +88,6 @@ def stats() -> dict[str, Any]:
 
 
 def schedtrace_line(s: Any) -> str:
-    import time
     ms = int((time.monotonic() - s.start) * 1000)
     locals_ = " ".join(str(pp.runqsize()) for pp in list(s.allp))
     return (f"SCHED {ms}ms: gomaxprocs={s.gomaxprocs} idleprocs={s.npidle} threads={s.mcount} "

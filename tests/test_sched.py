@@ -265,3 +265,34 @@ def test_g_status_constants_are_gos():
     assert (p._Pidle, p._Prunning, p._Psyscall, p._Pgcstop, p._Pdead) == (0, 1, 2, 3, 4)
     assert _Gdead == 6
     assert os.cpu_count() is not None
+
+
+def test_trace_records_go_events():
+    async def main():
+        gort.trace.start()
+        c = gort.Chan()
+
+        async def w(i):
+            await c.send(i)
+        for i in range(5):
+            gort.go(w, i)
+        total = sum([await c.recv() for _ in range(5)])
+        return total, gort.trace.stop()
+
+    total, events = gort.run(main, procs=2)
+    kinds = [e.kind for e in events]
+    assert total == 10
+    assert kinds.count("GoCreate") == 5 and kinds.count("GoDestroy") == 5
+    assert "GoBlock" in kinds and "GoUnblock" in kinds and "GoStart" in kinds
+    assert all(a.t <= b.t for a, b in zip(events, events[1:]))
+
+
+def test_schedtrace_prints_go_format(capfd, monkeypatch):
+    monkeypatch.setenv("GORT_SCHEDTRACE", "5")
+
+    async def main():
+        await gort.sleep(0.05)
+
+    gort.run(main, procs=2)
+    out = capfd.readouterr().out
+    assert "SCHED " in out and "gomaxprocs=2 idleprocs=" in out and "threads=" in out
