@@ -11,6 +11,7 @@ which gives the same single-producer / multi-consumer contract with no lock.
 from __future__ import annotations
 
 import os
+import time
 from collections import deque
 from typing import Any, Optional
 
@@ -47,7 +48,10 @@ class P:
         self.runnext: deque[G] = deque()
         self.schedtick = 0                # bumped by execute on each new time slice
         self.syscalltick = 0              # bumped on each syscall exit / retake
-        self.sysmontick = [0, 0.0, 0, 0.0]  # schedtick, schedwhen, syscalltick, syscallwhen
+        # schedtick, schedwhen, syscalltick, syscallwhen: as sysmon last saw them
+        # (the clock starts now, or sysmon's first look would see a stale slice)
+        now = time.monotonic()
+        self.sysmontick = [0, now, 0, now]
         self.gfree: list[G] = []
         self.goidcache = 0
         self.goidcacheend = 0

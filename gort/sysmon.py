@@ -101,9 +101,10 @@ def retake(s: Any, now: float) -> int:
     n = 0
     for pp in list(s.allp):
         st = pp.status
-        if st != _Prunning and st != _Psyscall:
-            continue
         pd = pp.sysmontick          # [schedtick, schedwhen, syscalltick, syscallwhen]
+        if st != _Prunning and st != _Psyscall:
+            pd[1] = now             # an idle P's slice starts when it runs again
+            continue
         sysretake = False
         t = pp.schedtick
         if pd[0] != t:

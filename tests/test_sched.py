@@ -112,16 +112,20 @@ def test_local_queue_overflow_and_fairness_tick_in_a_program():
     queue, runnext runs first, and the global queue is looked at every 61st tick
     while the local queue is still busy (so the moved Gs are not starved)."""
     order: list[int] = []
+    done = []
 
     async def child(i):
         order.append(i)
+        if len(order) == 300:
+            await done[0].send(None)
 
     async def main():
-        wg = gort.WaitGroup()
-        for i in range(300):
-            wg.go(child, i)
+        done.append(gort.Chan(1))
+        go = gort.go
+        for i in range(300):              # a tight loop: done well within sysmon's 10 ms
+            go(child, i)
         preempted = gort.stats()["preempts"]
-        await wg.wait()
+        await done[0].recv()
         return preempted
 
     preempted = gort.run(main, procs=1)
