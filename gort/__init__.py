@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable, Optional
 
 from . import proc as _proc
+from . import procresize as _procresize
 from .chan import Chan, ClosedChannelError
 from .proc import Deadlock, ThreadExhaustion
 from .select import Case, recv, send
@@ -63,7 +64,7 @@ def gomaxprocs(n: int = 0) -> int:
 
     Outside a running program it sets the default for the next `run`.
     """
-    return _proc.gomaxprocs(n)
+    return _procresize.gomaxprocs(n)
 
 
 def num_goroutine() -> int:

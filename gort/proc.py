@@ -30,9 +30,9 @@ from .g import (G, _Gdead, _Grunnable, _Grunning, _Gsyscall, _Gwaiting,
                 describe)
 from .m import M
 from .p import (GFREE_KEEP, GFREE_MAX, GOID_CACHE_BATCH, P, _Pdead, _Pgcstop,
-                _Pidle, _Prunning, _Psyscall, runqget, runqput, runqsteal)
-from .sched import MAX_GOMAXPROCS, MAXMCOUNT, Sched
-from . import netpoll, timers
+                _Pidle, _Prunning, runqget, runqput, runqsteal)
+from .sched import MAXMCOUNT, Sched
+from . import netpoll, procresize, timers
 from .timers import check_p as _check_timers
 
 log = logging.getLogger("gort")
@@ -62,7 +62,6 @@ class _TLS(threading.local):
 _tls = _TLS()
 sched = Sched()                      # replaced by every run()
 _run_lock = threading.Lock()         # one program at a time per process
-_default_procs: Optional[int] = None  # gomaxprocs() set outside a program
 
 _FunctionType = types.FunctionType
 _MethodType = types.MethodType
@@ -1063,194 +1062,13 @@ def gcstopm(m: M) -> None:
     stopm(m)
 
 
-def preemptall() -> None:
-    s = sched
-    for pp in s.allp:
-        mp = pp.m
-        if pp.status == _Prunning and mp is not None and mp.curg is not None:
-            mp.curg.preempt = True
-            s.preemptreq = True
-
-
-def stop_the_world(m: M, reason: str) -> None:
-    s = sched
-    s.lock.acquire()
-    s.stopnote.clear()
-    s.stopwait = s.gomaxprocs
-    s.gcwaiting = True
-    s.stopflag = True
-    s.lock.release()
-    preemptall()
-    s.lock.acquire()
-    if m.p is not None:
-        m.p.status = _Pgcstop
-        s.stopwait -= 1
-    for pp in s.allp:
-        if pp.status == _Psyscall:
-            pp.status = _Pgcstop
-            pp.syscalltick += 1
-            s.stopwait -= 1
-    while True:
-        idle = s.pidleget()
-        if idle is None:
-            break
-        idle.status = _Pgcstop
-        s.stopwait -= 1
-    wait = s.stopwait > 0
-    s.lock.release()
-    netpoll.netpoll_break()
-    while wait and not s.exiting:
-        # the note only shortens the wait: stopwait under the lock decides
-        s.stopnote.sleep(0.0001)
-        s.lock.acquire()
-        wait = s.stopwait > 0
-        s.lock.release()
-        preemptall()
-
-
-def start_the_world(m: M) -> None:
-    s = sched
-    s.lock.acquire()
-    n = s.newprocs or s.gomaxprocs
-    s.newprocs = 0
-    runnable = procresize(m, n)
-    s.gcwaiting = False
-    s.stopflag = s.exiting
-    s.stopnote.clear()
-    while s.pwait and s.pidle:        # Ms that waited for a P through the stop
-        mp = s.pwait.pop(0)
-        mp.nextp = s.pidleget()
-        mp.park.wakeup()
-    s.lock.release()
-    for pp in runnable:
-        startm(pp, False)
-    wakep()
-
-
-def procresize(m: M, nprocs: int) -> list[P]:
-    """Resize allp (world stopped, sched.lock held); returns Ps with work for startm."""
-    s = sched
-    old = s.gomaxprocs
-    allp = s.allp
-    while len(allp) < nprocs:
-        pp = P(len(allp))
-        timers.init_p(pp)
-        allp.append(pp)
-    for i in range(nprocs, old):
-        pp = allp[i]
-        # p.destroy: its Gs go to the head of the global queue, in order
-        gs = list(pp.runnext) + list(pp.runq)
-        pp.runnext.clear()
-        pp.runq.clear()
-        for gp in reversed(gs):
-            s.globrunqputhead(gp)
-        s.gfree.extend(pp.gfree)
-        pp.gfree.clear()
-        target = m.p if m.p is not None and m.p.id < nprocs else allp[0]
-        timers.move_timers(pp, target)
-        pp.status = _Pdead
-        pp.m = None
-    del allp[nprocs:]
-    cur = m.p
-    if cur is not None and cur.id < nprocs:
-        cur.status = _Prunning
-    else:
-        if cur is not None:
-            cur.m = None
-        m.p = None
-        pp = allp[0]
-        pp.status = _Pidle
-        pp.m = m
-        m.p = pp
-        pp.status = _Prunning
-    s.pidle.clear()
-    s.npidle = 0
-    runnable = []
-    for pp in reversed(allp):
-        if pp is m.p:
-            continue
-        pp.status = _Pidle
-        pp.m = None
-        if pp.runqempty():
-            s.pidleput(pp)
-        else:
-            runnable.append(pp)
-    s.gomaxprocs = nprocs
-    s.steal_coprimes = [i for i in range(1, nprocs + 1) if _gcd(i, nprocs) == 1]
-    if s.trace is not None:
-        s.trace.event("ProcsChange", m, None, None, nprocs)
-    return runnable
-
-
-def _gcd(a: int, b: int) -> int:
-    while b:
-        a, b = b, a % b
-    return a
-
-
-def _check_procs(n: Any, what: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"{what} must be an int, not {type(n).__name__}")
-    if n > MAX_GOMAXPROCS:
-        raise ValueError(f"{what}={n} exceeds the limit of {MAX_GOMAXPROCS}")
-    return n
-
-
-def gomaxprocs(n: int = 0) -> int:
-    """Set GOMAXPROCS to n (if n >= 1) and return the previous value."""
-    global _default_procs
-    n = _check_procs(n, "gomaxprocs")
-    m = _tls.m
-    s = sched
-    if m is None:
-        # outside a program: the setting is the default for the next run
-        prev = _default_procs or default_procs()
-        if n >= 1:
-            _default_procs = n
-        return prev
-    if not s.main_started or s.exiting:
-        return s.gomaxprocs
-    prev = s.gomaxprocs
-    if n < 1 or n == prev:
-        return prev
-    if m.oldp is not None:
-        raise RuntimeError("gort.gomaxprocs cannot resize from inside gort.syscall")
-    if m.p is not None and m.p.status == _Pdead:
-        # sysmon retired our P while this goroutine ran without yielding: it is
-        # not ours to count; stop the world without one (procresize gives us P0)
-        from .syscall import flush_retired
-        flush_retired(m)
-    stop_the_world(m, "GOMAXPROCS")
-    s.newprocs = n
-    start_the_world(m)
-    return prev
-
-
-def default_procs() -> int:
-    """GOMAXPROCS when nothing sets it: see README "Choosing GOMAXPROCS"."""
-    env = os.environ.get("GORT_MAXPROCS")
-    if env:
-        try:
-            v = int(env)
-        except ValueError:
-            raise ValueError(f"GORT_MAXPROCS={env!r} is not an integer") from None
-        if v >= 1:
-            return min(v, MAX_GOMAXPROCS)
-    ncpu = os.cpu_count() or 1
-    # free-threaded: one P per CPU, as Go (CPU-bound goroutines run in parallel).
-    # With the GIL only one M runs Python at a time; a second P still lets
-    # goroutines run while another is stuck in unmarked blocking code, but more
-    # Ps only add spinning Ms fighting over the GIL (bench/RESULTS.md).
-    return ncpu if not gil_enabled() else min(ncpu, 2)
-
-
 # ---------------------------------------------------------------- bootstrap and run (§2)
 
 def run(main: Callable[..., Any], *args: Any, procs: Optional[int] = None) -> Any:
     global sched
     check_async(main, "gort.run")
     if procs is not None:
-        procs = _check_procs(procs, "procs")
+        procs = procresize._check_procs(procs, "procs")
         if procs < 1:
             raise ValueError(f"procs must be >= 1, got {procs}")
     if _tls.m is not None:
@@ -1271,7 +1089,7 @@ def _run(main: Callable[..., Any], args: tuple, procs: Optional[int]) -> Any:
     s.idle_m_exit = _env_float("GORT_IDLE_M_EXIT", IDLE_M_EXIT)
     # schedinit: ncpu, GOMAXPROCS, the Ps; the calling thread becomes m0
     ncpu = os.cpu_count() or 1
-    nprocs = procs or _default_procs or default_procs()
+    nprocs = procs or procresize._default_procs or procresize.default_procs()
     m0 = M(_mreserveid(s))
     m0.rand = random.Random()
     m0.thread = threading.current_thread()
@@ -1282,7 +1100,7 @@ def _run(main: Callable[..., Any], args: tuple, procs: Optional[int]) -> Any:
     timers.init_sched(s)
     netpoll.init(s)
     s.lock.acquire()
-    procresize(m0, nprocs)
+    procresize.procresize(m0, nprocs)
     s.lock.release()
     if dbg:
         log.debug("schedinit: ncpu=%d gomaxprocs=%d maxmcount=%d gil=%s", ncpu, nprocs,

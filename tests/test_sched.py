@@ -8,7 +8,7 @@ import threading
 import pytest
 
 import gort
-from gort import proc
+from gort import proc, procresize
 from gort.g import G, _Gdead, _Grunnable
 from gort.p import RUNQ_SIZE, P, _Prunning, runqget, runqput, runqsteal
 from gort.sched import Sched
@@ -193,7 +193,7 @@ async def _noop():
 
 def test_gomaxprocs_env_default(monkeypatch):
     monkeypatch.setenv("GORT_MAXPROCS", "3")
-    monkeypatch.setattr(proc, "_default_procs", None)   # no gomaxprocs() default from other tests
+    monkeypatch.setattr(procresize, "_default_procs", None)   # no gomaxprocs() default from other tests
 
     async def main():
         return gort.gomaxprocs()
