@@ -7,11 +7,11 @@ condition with a bounded number of `gosched` calls.
 """
 from __future__ import annotations
 
-import threading
 
 import pytest
 
 import gort
+from helpers import run_bounded, wait_until, settle
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -20,48 +20,10 @@ PROCS = [1, 2, 4]
 
 # ---------------------------------------------------------------- helpers
 
-def run_bounded(main, *args, procs=None, timeout=30.0):
-    """gort.run(main, *args, procs=procs) on a helper thread; a hang fails the test."""
-    box = {}
-
-    def target():
-        try:
-            box["result"] = gort.run(main, *args, procs=procs)
-        except BaseException as e:  # noqa: BLE001 - re-raised on the test thread
-            box["error"] = e
-
-    t = threading.Thread(target=target, name="gort-test-run", daemon=True)
-    t.start()
-    t.join(timeout)
-    if t.is_alive():
-        try:
-            st = gort.stats()
-        except Exception as e:  # pragma: no cover - diagnostics only
-            st = repr(e)
-        try:  # best effort: stop the stuck program so later tests can run
-            from gort import proc
-            proc.initiate_exit()
-            t.join(5)
-        except Exception:  # pragma: no cover
-            pass
-        pytest.fail(f"gort.run({main.__name__}) hung for {timeout}s; stats={st}", pytrace=False)
-    if "error" in box:
-        raise box["error"]
-    return box["result"]
 
 
-async def wait_until(pred, what, limit=200_000):
-    """Yield (gosched) until pred() holds; a bounded number of tries, not a timeout."""
-    for _ in range(limit):
-        if pred():
-            return
-        await gort.gosched()
-    raise AssertionError(f"condition never became true: {what}")
 
 
-async def settle(n=200):
-    for _ in range(n):
-        await gort.gosched()
 
 
 # ---------------------------------------------------------------- unbuffered

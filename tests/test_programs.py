@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import threading
 import time
 
 import pytest
 
 import gort
+from helpers import run_bounded, wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -25,43 +25,8 @@ PROCS = [1, 2, 4]
 
 # ---------------------------------------------------------------- helpers
 
-def run_bounded(main, *args, procs=None, timeout=30.0):
-    """gort.run(main, *args, procs=procs) on a helper thread; a hang fails the test."""
-    box = {}
-
-    def target():
-        try:
-            box["result"] = gort.run(main, *args, procs=procs)
-        except BaseException as e:  # noqa: BLE001 - re-raised on the test thread
-            box["error"] = e
-
-    t = threading.Thread(target=target, name="gort-test-run", daemon=True)
-    t.start()
-    t.join(timeout)
-    if t.is_alive():
-        try:
-            st = gort.stats()
-        except Exception as e:  # pragma: no cover - diagnostics only
-            st = repr(e)
-        try:  # best effort: stop the stuck program so later tests can run
-            from gort import proc
-            proc.initiate_exit()
-            t.join(5)
-        except Exception:  # pragma: no cover
-            pass
-        pytest.fail(f"gort.run({main.__name__}) hung for {timeout}s; stats={st}", pytrace=False)
-    if "error" in box:
-        raise box["error"]
-    return box["result"]
 
 
-async def wait_until(pred, what, limit=200_000):
-    """Yield (gosched) until pred() holds; a bounded number of tries, not a timeout."""
-    for _ in range(limit):
-        if pred():
-            return
-        await gort.gosched()
-    raise AssertionError(f"condition never became true: {what}")
 
 
 def wait_threads_at_most(n, seconds=5.0):
@@ -563,14 +528,6 @@ def test_goid_main_is_1_and_ids_are_unique():
 
 # ---------------------------------------------------------------- stress
 
-@pytest.fixture
-def tiny_switch_interval():
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(old)
 
 
 @pytest.mark.parametrize("cap", [0, 1, 16])

@@ -1,32 +1,17 @@
 """sync: Mutex, RWMutex, WaitGroup, Once, Cond, Semaphore, ErrGroup (models: Go's sync tests)."""
 from __future__ import annotations
 
-import sys
 import threading
 
 import pytest
 
 import gort
+from helpers import until_parked
 from gort.sync import Mutex
 
 
-async def until_parked(reason: str) -> None:
-    """gosched until some goroutine is parked with this wait reason (bounded)."""
-    for _ in range(100000):
-        if any(g.status == 4 and g.waitreason == reason for g in gort.proc.sched.allgs):
-            return
-        await gort.gosched()
-    raise AssertionError(f"nobody parked on {reason!r}")
 
 
-@pytest.fixture
-def switchy():
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(old)
 
 
 @pytest.mark.timeout(120)

@@ -6,7 +6,6 @@ the real figures are in bench/RESULTS.md.
 from __future__ import annotations
 
 import hashlib
-import sys
 import threading
 import time
 
@@ -15,14 +14,6 @@ import pytest
 import gort
 
 
-@pytest.fixture
-def switchy():
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(old)
 
 
 @pytest.mark.timeout(60)

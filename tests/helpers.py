@@ -1,0 +1,62 @@
+"""Helpers shared by the test files: bounded runs and bounded waits.
+
+A hang must fail a test, never stall CI; waiting is done by yielding a bounded
+number of times, never by sleeping and hoping.
+"""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+import gort
+
+
+def run_bounded(main, *args, procs=None, timeout=30.0):
+    """gort.run(main, *args, procs=procs) on a helper thread; a hang fails the test."""
+    box = {}
+
+    def target():
+        try:
+            box["result"] = gort.run(main, *args, procs=procs)
+        except BaseException as e:  # noqa: BLE001 - re-raised on the test thread
+            box["error"] = e
+
+    t = threading.Thread(target=target, name="gort-test-run", daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        try:
+            st = gort.stats()
+        except Exception as e:  # pragma: no cover - diagnostics only
+            st = repr(e)
+        try:  # best effort: stop the stuck program so later tests can run
+            from gort import proc
+            proc.initiate_exit()
+            t.join(5)
+        except Exception:  # pragma: no cover
+            pass
+        pytest.fail(f"gort.run({main.__name__}) hung for {timeout}s; stats={st}", pytrace=False)
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+async def wait_until(pred, what, limit=200_000):
+    """Yield (gosched) until pred() holds; a bounded number of tries, not a timeout."""
+    for _ in range(limit):
+        if pred():
+            return
+        await gort.gosched()
+    raise AssertionError(f"condition never became true: {what}")
+
+
+async def settle(n=200):
+    for _ in range(n):
+        await gort.gosched()
+
+
+async def until_parked(reason: str, limit: int = 200_000) -> None:
+    """Yield until some goroutine is parked with this wait reason (bounded)."""
+    await wait_until(lambda: any(g.status == 4 and g.waitreason == reason
+                                 for g in gort.proc.sched.allgs), f"a goroutine parked on {reason!r}", limit)
