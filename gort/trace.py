@@ -53,7 +53,8 @@ def stop() -> list[Event]:
     from . import proc
     s = proc.sched
     tr, s.trace = s.trace, None
-    return tr.events if tr is not None else []
+    # Ms stamp and append independently, so appends can land slightly out of order
+    return sorted(tr.events, key=lambda e: e.t) if tr is not None else []
 
 
 def stats() -> dict[str, Any]:

@@ -8,6 +8,7 @@ import threading
 import pytest
 
 import gort
+from helpers import wait_until
 from gort import proc, procresize
 from gort.g import G, _Gdead, _Grunnable
 from gort.p import RUNQ_SIZE, P, _Prunning, runqget, runqput, runqsteal
@@ -281,6 +282,9 @@ def test_trace_records_go_events():
         for i in range(5):
             gort.go(w, i)
         total = sum([await c.recv() for _ in range(5)])
+        # a sender exits just after its send, maybe on another M: wait for that
+        events = proc.sched.trace.events
+        await wait_until(lambda: sum(e.kind == "GoDestroy" for e in events) == 5, "5 GoDestroy")
         return total, gort.trace.stop()
 
     total, events = gort.run(main, procs=2)

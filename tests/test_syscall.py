@@ -184,15 +184,13 @@ def test_locked_goroutine_exit_takes_thread():
 
         async def locked():
             gort.lock_os_thread()
-            await seen.send(threading.get_ident())
+            await seen.send(threading.current_thread())
         gort.go(locked)
-        ident = await seen.recv()
+        thread = await seen.recv()
         deadline = time.monotonic() + 10
-        alive = True
-        while alive and time.monotonic() < deadline:
-            alive = any(t.ident == ident for t in threading.enumerate())
+        while thread.is_alive() and time.monotonic() < deadline:
             await gort.sleep(0.01)
-        return alive, ident != threading.get_ident()
+        return thread.is_alive(), thread is not threading.current_thread()
 
     alive, other_thread = gort.run(main, procs=2)
     assert other_thread
