@@ -216,15 +216,29 @@ class Chan(Generic[T]):
             ready(sg.g)
             return True
         if self.qcount < self.dataqsiz:
-            i = self.sendx
-            self.buf[i] = v
-            i += 1
-            self.sendx = 0 if i == self.dataqsiz else i
-            self.qcount += 1
+            self._bufput(v)
             lock.release()
             return True
         lock.release()
         return False
+
+    # ---- the ring buffer (lock held; send/recv inline the same steps) ----
+    def _bufput(self, v: Any) -> None:
+        i = self.sendx
+        self.buf[i] = v
+        i += 1
+        self.sendx = 0 if i == self.dataqsiz else i
+        self.qcount += 1
+
+    def _bufget(self) -> Any:
+        buf = self.buf
+        i = self.recvx
+        v = buf[i]
+        buf[i] = None
+        i += 1
+        self.recvx = 0 if i == self.dataqsiz else i
+        self.qcount -= 1
+        return v
 
     # ---- receive ----
     def _recv_locked(self, sg: Sudog) -> Any:
@@ -328,12 +342,7 @@ class Chan(Generic[T]):
                 ready(sg.g)
                 return v, True, True
         if self.qcount > 0:
-            buf = self.buf
-            i = self.recvx
-            v = buf[i]
-            buf[i] = None
-            self.recvx = 0 if i + 1 == self.dataqsiz else i + 1
-            self.qcount -= 1
+            v = self._bufget()
             lock.release()
             return v, True, True
         lock.release()

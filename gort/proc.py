@@ -161,6 +161,15 @@ def gfput(pp: Optional[P], gp: G) -> None:
         s.lock.release()
 
 
+def runqput_or_spill(s: Sched, pp: P, gp: G, next: bool) -> None:
+    """runqput, moving the overflow batch (half the ring + 1) to the global queue."""
+    batch = runqput(pp, gp, next)
+    if batch:
+        s.lock.acquire()
+        s.globrunqputbatch(batch)
+        s.lock.release()
+
+
 def newproc(coro: Any, m: Optional[M]) -> G:
     """Make a G for coro and put it in the current P's runnext (or the global queue without a P)."""
     s = sched
@@ -186,11 +195,7 @@ def newproc(coro: Any, m: Optional[M]) -> G:
     if tr is not None:
         tr.event("GoCreate", m, gp)
     if pp is not None:
-        batch = runqput(pp, gp, True)
-        if batch:
-            s.lock.acquire()
-            s.globrunqputbatch(batch)
-            s.lock.release()
+        runqput_or_spill(s, pp, gp, True)
     else:
         s.lock.acquire()
         s.globrunqput(gp)
@@ -247,11 +252,7 @@ def ready(gp: G) -> None:
             old = None
         rn.append(gp)
         if old is not None:
-            batch = runqput(pp, old, False)
-            if batch:
-                s.lock.acquire()
-                s.globrunqputbatch(batch)
-                s.lock.release()
+            runqput_or_spill(s, pp, old, False)
     else:
         rn.append(gp)
     if s.npidle and not s.nmspinning:

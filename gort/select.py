@@ -93,12 +93,7 @@ def select(*cases: Case, default: bool = False) -> Any:
                 ready(sg.g)
                 return (yield from _done(i, v, True))
             if c.qcount > 0:
-                buf = c.buf
-                r = c.recvx
-                v = buf[r]
-                buf[r] = None
-                c.recvx = 0 if r + 1 == c.dataqsiz else r + 1
-                c.qcount -= 1
+                v = c._bufget()
                 _unlock_all(chans)
                 return (yield from _done(i, v, True))
             if c.closed:
@@ -117,9 +112,7 @@ def select(*cases: Case, default: bool = False) -> Any:
                 ready(sg.g)
                 return (yield from _done(i, None, True))
             if c.qcount < c.dataqsiz:
-                c.buf[c.sendx] = cs.v
-                c.sendx = 0 if c.sendx + 1 == c.dataqsiz else c.sendx + 1
-                c.qcount += 1
+                c._bufput(cs.v)
                 _unlock_all(chans)
                 return (yield from _done(i, None, True))
     if default:
