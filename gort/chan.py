@@ -25,18 +25,32 @@ class ClosedChannelError(Exception):
 
 
 class Sudog:
-    """One G waiting in one channel queue (runtime2.go `sudog`)."""
+    """One G waiting in one channel queue (runtime2.go `sudog`).
 
-    __slots__ = ("g", "elem", "c", "next", "prev", "isselect", "success", "case")
+    A plain channel wait needs no channel or case index (Go keeps them for
+    every sudog): those live in SelSudog only, which keeps a parked goroutine
+    small (bench W4).
+    """
 
-    def __init__(self, g: G, elem: Any, c: "Chan", isselect: bool = False, case: int = 0) -> None:
+    __slots__ = ("g", "elem", "next", "prev", "success")
+    case = -1                      # not a select's: class attribute, no slot
+
+    def __init__(self, g: G, elem: Any) -> None:
         self.g = g
         self.elem = elem
-        self.c = c
         self.next: Optional[Sudog] = None
         self.prev: Optional[Sudog] = None
-        self.isselect = isselect
         self.success = False
+
+
+class SelSudog(Sudog):
+    """A select's sudog: which channel and which case it stands for."""
+
+    __slots__ = ("c", "case")
+
+    def __init__(self, g: G, elem: Any, c: "Chan", case: int) -> None:
+        Sudog.__init__(self, g, elem)
+        self.c = c
         self.case = case
 
 
@@ -44,7 +58,7 @@ class Chan(Generic[T]):
     """A Go channel.  `Chan(0)` is unbuffered; `Chan(n)` buffers n values."""
 
     __slots__ = ("lock", "qcount", "dataqsiz", "buf", "sendx", "recvx", "closed",
-                 "recvq_first", "recvq_last", "sendq_first", "sendq_last", "__weakref__")
+                 "recvq_first", "recvq_last", "sendq_first", "sendq_last")
 
     def __init__(self, cap: int = 0) -> None:
         if isinstance(cap, bool) or not isinstance(cap, int):
@@ -108,7 +122,7 @@ class Chan(Generic[T]):
                 nxt.prev = None
             sg.next = None
             # a select waiter is taken only by whoever wins its selectDone
-            if sg.isselect and not sg.g.selectdone.acquire(False):
+            if sg.case >= 0 and not sg.g.selectdone.acquire(False):
                 continue
             return sg
 
@@ -124,7 +138,7 @@ class Chan(Generic[T]):
             else:
                 nxt.prev = None
             sg.next = None
-            if sg.isselect and not sg.g.selectdone.acquire(False):
+            if sg.case >= 0 and not sg.g.selectdone.acquire(False):
                 continue
             return sg
 
@@ -185,19 +199,18 @@ class Chan(Generic[T]):
             lock.release()
             raise _nogo("Chan.send")
         gp = m.curg
-        mysg = gp.sg
-        if mysg is None:
-            mysg = gp.sg = Sudog(gp, v, self)
+        sg = gp.sg
+        if sg is None:
+            sg = gp.sg = Sudog(gp, v)
         else:
-            mysg.elem = v
-            mysg.c = self
-            mysg.success = False
-        self._enqueue_send(mysg)
+            sg.elem = v
+            sg.success = False
+        self._enqueue_send(sg)
         gp.waitreason = waitReasonChanSend
         gp.param = None
         yield lock.release
-        mysg.elem = None
-        if not mysg.success:
+        sg.elem = None
+        if not sg.success:
             raise ClosedChannelError("send on closed channel")
 
     def try_send(self, v: T) -> bool:
@@ -301,23 +314,22 @@ class Chan(Generic[T]):
             lock.release()
             raise _nogo("Chan.recv")
         gp = m.curg
-        mysg = gp.sg
-        if mysg is None:
-            mysg = gp.sg = Sudog(gp, None, self)
+        sg = gp.sg
+        if sg is None:
+            sg = gp.sg = Sudog(gp, None)
         else:
-            mysg.c = self
-            mysg.success = False
-        self._enqueue_recv(mysg)
+            sg.success = False
+        self._enqueue_recv(sg)
         gp.waitreason = waitReasonChanReceive
         gp.param = None
         yield lock.release
-        v = mysg.elem
-        mysg.elem = None
+        v = sg.elem
+        sg.elem = None
         if _mode == 0:
             return v
         if _mode == 1:
-            return v, mysg.success
-        if not mysg.success:
+            return v, sg.success
+        if not sg.success:
             raise StopAsyncIteration
         return v
 

@@ -51,8 +51,7 @@ class G:
 
     __slots__ = (
         "goid", "coro", "status", "waitreason", "waitsince", "param",
-        "preempt", "lockedm", "lockedext", "waiting", "selectdone",
-        "parentgoid", "timer", "sg", "__weakref__",
+        "preempt", "lockedm", "waiting", "selectdone", "parentgoid", "timer", "sg",
     )
 
     def __init__(self) -> None:
@@ -64,7 +63,6 @@ class G:
         self.param: Any = None        # set by wakers (the completed sudog for channels)
         self.preempt = False          # preemption request (Go's stackguard0 = stackPreempt)
         self.lockedm: Any = None           # LockOSThread wiring
-        self.lockedext = 0
         self.waiting: Any = None           # sudogs of a blocked select, in lock order
         self.selectdone: Any = None        # lazily made Lock: acquire(False) is Go's selectDone CAS
         self.parentgoid = 0

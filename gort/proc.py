@@ -734,7 +734,6 @@ def goexit0(m: M, gp: G, value: Any) -> None:
     if gp.lockedm is not None:
         # Go: a goroutine that exits while locked takes its thread with it
         gp.lockedm = None
-        gp.lockedext = 0
         m.lockedg = None
         m.lockedext = 0
         gfput(m.p, gp)

@@ -13,7 +13,7 @@ import threading
 import types
 from typing import Any, Optional
 
-from .chan import Chan, ClosedChannelError, Sudog
+from .chan import Chan, ClosedChannelError, SelSudog
 from .g import preempt_flag, waitReasonSelect, waitReasonSelectNoCases
 from .proc import _nogo, _tls, park_forever, ready
 
@@ -126,10 +126,10 @@ def select(*cases: Case, default: bool = False) -> Any:
     gp = m.curg
     if gp.selectdone is None:
         gp.selectdone = threading.Lock()
-    sgs = []
+    sgs: list[SelSudog] = []
     for i in sorted(order, key=lambda k: id(cases[k].c)):   # in lock order, as Go
         cs = cases[i]
-        sg = Sudog(gp, cs.v if cs.dir else None, cs.c, True, i)
+        sg = SelSudog(gp, cs.v if cs.dir else None, cs.c, i)
         if cs.dir == 0:
             cs.c._enqueue_recv(sg)
         else:

@@ -167,7 +167,6 @@ def lock_os_thread() -> None:
     m.lockedext += 1
     m.lockedg = gp
     gp.lockedm = m
-    gp.lockedext = m.lockedext
 
 
 def unlock_os_thread() -> None:
@@ -179,7 +178,6 @@ def unlock_os_thread() -> None:
         return
     m.lockedext -= 1
     gp = m.curg
-    gp.lockedext = m.lockedext
     if m.lockedext == 0:
         m.lockedg = None
         gp.lockedm = None
