@@ -607,7 +607,10 @@ def schedule(m: M) -> None:
                     if gp is None:
                         if grunq:
                             lock_acquire()
-                            gp = s.globrunqget(pp, 0)
+                            if len(grunq) == 1:     # globrunqget's answer, without the call
+                                gp = grunq.popleft()
+                            else:
+                                gp = s.globrunqget(pp, 0)
                             lock_release()
                         if gp is None:
                             gp, inherit = find_runnable(m)

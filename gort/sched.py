@@ -94,7 +94,10 @@ class Sched:
         n = len(q)
         if n == 0:
             return None
-        n = min(n, n // self.gomaxprocs + 1)
+        if n > 1:                            # min(len, len/gomaxprocs + 1)
+            k = n // self.gomaxprocs + 1
+            if k < n:
+                n = k
         if max > 0 and n > max:
             n = max
         if n > RUNQ_SIZE // 2:
