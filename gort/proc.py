@@ -552,8 +552,6 @@ def schedule(m: M) -> None:
     """
     s = sched
     FAIR = FAIRNESS_TICK
-    lock_acquire = s.lock.acquire
-    lock_release = s.lock.release
     grunq = s.runq                     # the global queue (same deque for the whole run)
     while True:
         pp = m.p
@@ -586,9 +584,7 @@ def schedule(m: M) -> None:
             if pp.timers.heap:
                 _check_timers(m, pp)
             if pp.schedtick % FAIR == 0 and grunq:
-                lock_acquire()
                 gp = s.globrunqget(pp, 1)
-                lock_release()
             if gp is None:
                 rn = pp.runnext
                 if rn:
@@ -606,16 +602,21 @@ def schedule(m: M) -> None:
                             pass
                     if gp is None:
                         if grunq:
-                            lock_acquire()
-                            if len(grunq) == 1:     # globrunqget's answer, without the call
-                                gp = grunq.popleft()
+                            # no sched.lock: takers pop atomically and tolerate a
+                            # racing taker (see Sched.globrunqget)
+                            if len(grunq) == 1:
+                                try:
+                                    gp = grunq.popleft()
+                                except IndexError:
+                                    pass
                             else:
                                 gp = s.globrunqget(pp, 0)
-                            lock_release()
                         if gp is None:
                             gp, inherit = find_runnable(m)
-                            if gp is None:
-                                return
+                            if gp is None:    # only when the program or this M ends
+                                if s.exiting or m.exiting:
+                                    return
+                                continue
                             pp = m.p
             if m.spinning:
                 resetspinning(m)
@@ -647,9 +648,10 @@ def schedule(m: M) -> None:
                 m.curg = None
                 if tr is not None:
                     tr.event("GoStop", m, gp)
-                lock_acquire()
+                # globrunqput without sched.lock: deque.append is atomic and only
+                # takers (under the lock) remove; this M holds a P and looks at
+                # the global queue itself, so no wake-up can be lost
                 grunq.append(gp)
-                lock_release()
                 if s.npidle and not s.nmspinning:
                     wakep()
                 break
@@ -819,18 +821,14 @@ def find_runnable(m: M) -> tuple[Optional[G], bool]:
         pp = m.p
         now, polluntil = timers.check_p(m, pp)
         if pp.schedtick % FAIRNESS_TICK == 0 and s.runq:
-            s.lock.acquire()
             gp = s.globrunqget(pp, 1)
-            s.lock.release()
             if gp is not None:
                 return gp, False
         gp, inherit = runqget(pp)
         if gp is not None:
             return gp, inherit
         if s.runq:
-            s.lock.acquire()
             gp = s.globrunqget(pp, 0)
-            s.lock.release()
             if gp is not None:
                 return gp, False
         # non-blocking netpoll: only when no M is blocked in it
@@ -863,6 +861,8 @@ def find_runnable(m: M) -> tuple[Optional[G], bool]:
         if s.runq:
             gp = s.globrunqget(pp, 0)
             s.lock.release()
+            if gp is None:            # a lock-free taker emptied it meanwhile
+                continue
             return gp, False
         if not m.spinning and s.needspinning:
             _become_spinning(m, s)
@@ -884,6 +884,8 @@ def find_runnable(m: M) -> tuple[Optional[G], bool]:
                     _become_spinning(m, s)
                     gp = s.globrunqget(pp2, 0)
                     s.lock.release()
+                    if gp is None:        # taken meanwhile: look again, with a P
+                        continue
                     return gp, False
             s.lock.release()
             victim = None
