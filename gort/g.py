@@ -51,7 +51,7 @@ class G:
 
     __slots__ = (
         "goid", "coro", "status", "waitreason", "waitsince", "param",
-        "preempt", "lockedm", "waiting", "selectdone", "parentgoid", "timer", "sg",
+        "preempt", "lockedm", "waiting", "selectdone", "timer", "sg",
     )
 
     def __init__(self) -> None:
@@ -65,7 +65,6 @@ class G:
         self.lockedm: Any = None           # LockOSThread wiring
         self.waiting: Any = None           # sudogs of a blocked select, in lock order
         self.selectdone: Any = None        # lazily made Lock: acquire(False) is Go's selectDone CAS
-        self.parentgoid = 0
         self.timer: Any = None             # cached runtime timer for sleep (Go's gp.timer)
         self.sg: Any = None                # cached sudog for plain channel waits (Go's sudog cache)
 

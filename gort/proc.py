@@ -188,8 +188,6 @@ def newproc(coro: Any, m: Optional[M]) -> G:
         gp.goid = s.goidgen
         s.lock.release()
     gp.coro = coro
-    cur = m.curg if m is not None else None
-    gp.parentgoid = cur.goid if cur is not None else 0
     gp.status = _Grunnable
     tr = s.trace
     if tr is not None:
