@@ -15,7 +15,7 @@ from typing import Any, AsyncIterator, Generic, Optional, TypeVar
 from .g import (G, preempt_flag, waitReasonChanReceive,
                 waitReasonChanReceiveNilChan, waitReasonChanSend,
                 waitReasonChanSendNilChan)
-from .proc import _nogo, _tls, park_forever, ready
+from .proc import _nogo, _tls, park_forever, preempt_point, ready
 
 T = TypeVar("T")
 
@@ -182,7 +182,7 @@ class Chan(Generic[T]):
                 gp.param = sg
                 ready(gp)
                 if preempt_flag[0]:
-                    yield from _preempt_point()
+                    yield from preempt_point()
                 return
         if self.qcount < self.dataqsiz:
             i = self.sendx
@@ -192,7 +192,7 @@ class Chan(Generic[T]):
             self.qcount += 1
             lock.release()
             if preempt_flag[0]:
-                yield from _preempt_point()
+                yield from preempt_point()
             return
         m = _tls.m
         if m is None or m.curg is None:
@@ -295,7 +295,7 @@ class Chan(Generic[T]):
                 gp.param = sg
                 ready(gp)
                 if preempt_flag[0]:
-                    yield from _preempt_point()
+                    yield from preempt_point()
                 return (v, True) if _mode == 1 else v
         if self.qcount > 0:
             buf = self.buf
@@ -307,7 +307,7 @@ class Chan(Generic[T]):
             self.qcount -= 1
             lock.release()
             if preempt_flag[0]:
-                yield from _preempt_point()
+                yield from preempt_point()
             return (v, True) if _mode == 1 else v
         m = _tls.m
         if m is None or m.curg is None:
@@ -395,13 +395,6 @@ class Chan(Generic[T]):
 
     def __anext__(self) -> Any:
         return self.recv(2)
-
-
-def _preempt_point() -> Any:
-    """A trap found its fast path: still honour a pending preemption request."""
-    m = _tls.m
-    if m is not None and m.curg is not None and m.curg.preempt:
-        yield None
 
 
 @types.coroutine

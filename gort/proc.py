@@ -296,6 +296,15 @@ def _true() -> bool:
     return True
 
 
+def preempt_point() -> Any:
+    """`yield from` this in a gort operation that did not park, when the global
+    flag says some G has a preemption request: if it is ours, yield to the M
+    (Go's stackguard0 = stackPreempt check in a function prologue)."""
+    m = _tls.m
+    if m is not None and m.curg is not None and m.curg.preempt:
+        yield None
+
+
 # ---------------------------------------------------------------- Ps and Ms
 
 def acquirep(m: M, pp: P) -> None:

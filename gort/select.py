@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from .chan import Chan, ClosedChannelError, SelSudog
 from .g import preempt_flag, waitReasonSelect, waitReasonSelectNoCases
-from .proc import _nogo, _tls, park_forever, ready
+from .proc import _nogo, _tls, park_forever, preempt_point, ready
 
 _random = random.random
 
@@ -166,7 +166,5 @@ def select(*cases: Case, default: bool = False) -> Any:
 
 def _done(i: int, v: Any, ok: bool) -> Any:
     if preempt_flag[0]:
-        m = _tls.m
-        if m is not None and m.curg is not None and m.curg.preempt:
-            yield None
+        yield from preempt_point()
     return i, v, ok

@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 from .g import (G, preempt_flag, waitReasonSemacquire, waitReasonSyncCondWait,
                 waitReasonSyncMutexLock, waitReasonSyncRWMutexLock,
                 waitReasonSyncRWMutexRLock, waitReasonSyncWaitGroupWait)
-from .proc import _nogo, _tls, check_async, go, ready
+from .proc import _nogo, _tls, check_async, go, preempt_point, ready
 
 STARVATION_THRESHOLD = 1e-3   # starvationThresholdNs: 1 ms
 _now = _time.monotonic
@@ -28,12 +28,6 @@ def _curg(what: str) -> G:
     if m is None or m.curg is None:
         raise _nogo(what)
     return m.curg
-
-
-def _preempt_point() -> Any:
-    m = _tls.m
-    if m is not None and m.curg is not None and m.curg.preempt:
-        yield None
 
 
 class _Waiter:
@@ -72,7 +66,7 @@ class Mutex:
             self._locked = True
             mu.release()
             if preempt_flag[0]:
-                yield from _preempt_point()
+                yield from preempt_point()
             return
         gp = _curg("Mutex.lock")
         w = _Waiter(gp)
