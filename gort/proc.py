@@ -363,7 +363,7 @@ def startm(pp: Optional[P], spinning: bool, lockheld: bool = False) -> None:
         try:
             mid = _mreserveid(s)
         except ThreadExhaustion as e:
-            s.pidleput(pp)
+            # the program stops (Go throws): leave pp where it is, it may hold Gs
             if spinning:
                 s.nmspinning -= 1
             s.lock.release()
@@ -401,12 +401,9 @@ def newm(mid: int, pp: Optional[P], spinning: bool, fn: Optional[Callable[[M], N
     m.thread = t
     try:
         t.start()
-    except RuntimeError as e:          # the OS refused a thread
+    except RuntimeError as e:          # the OS refused a thread: the program stops
         s.lock.acquire()
         s.mcount -= 1
-        if pp is not None:
-            pp.status = _Pidle
-            s.pidleput(pp)
         if spinning:
             s.nmspinning -= 1
         s.lock.release()

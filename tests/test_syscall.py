@@ -268,3 +268,40 @@ def test_deadlock_still_detected_with_sysmon_running():
 
     with pytest.raises(gort.Deadlock, match="all goroutines are asleep"):
         gort.run(main, procs=4)
+
+
+def test_goroutine_in_syscall_is_alive_not_deadlock():
+    """checkdead counts a G in a system call as alive: main waiting on a channel
+    that only a syscalling goroutine will send on is not a deadlock."""
+    async def main():
+        c = gort.Chan()
+
+        async def slow():
+            await gort.syscall(time.sleep, 0.2)
+            await c.send("done")
+        gort.go(slow)
+        return await c.recv()
+
+    assert gort.run(main, procs=1) == "done"
+
+
+@pytest.mark.timeout(60)
+def test_thread_limit_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(gort.proc, "MAXMCOUNT", 12)
+
+    async def block():
+        await gort.syscall(time.sleep, 0.3)
+
+    async def main():
+        wg = gort.WaitGroup()
+        for _ in range(40):                    # 40 blocked calls need more than 12 Ms
+            wg.go(block)
+        await wg.wait()
+
+    with pytest.raises(gort.ThreadExhaustion, match="exceeds 12-thread limit"):
+        gort.run(main, procs=2)
+
+
+def test_gosched_outside_program_raises():
+    with pytest.raises(RuntimeError, match="outside a running gort program"):
+        gort.gosched().send(None)
