@@ -6,14 +6,16 @@
   The P status changes happen under sched.lock: that lock is Go's CAS on
   p.status, shared with sysmon's retake and stop-the-world.
 - Unmarked blocking (time.sleep, a blocking socket, a CPU loop that never
-  awaits): sysmon sees a P whose schedtick has not moved, first sets the G's
-  preemption request, and 10 ms later retires that P and hands a fresh P with
-  the same id (its queue and timers) to another M (`retake_running`).  The
-  blocked M keeps the retired P object to itself, so no two Ms ever share a P;
-  when the G reaches its next trap the M flushes the retired P's leftovers and
-  takes exitsyscall's slow path.  Python cannot interrupt a thread, so this is
-  how gort keeps the other goroutines running; the cost is one extra thread
-  per stuck goroutine while it is stuck.  (sysmon's side is in sysmon.py.)
+  awaits): sysmon sees a P whose schedtick has not moved for 10 ms and sets
+  the G's preemption request; if the G has not reached a trap 1 ms later,
+  sysmon retires that P and hands a fresh P with the same id (its queue and
+  timers) to another M (`sysmon.retake_running`).  The blocked M keeps the
+  retired P object to itself, so no two Ms ever share a P: when its G calls
+  into the runtime (go, a wake-up) the thread first waits for a P
+  (`proc.waitp`), and when the G reaches its next trap the M flushes the
+  retired P's leftovers and takes exitsyscall's slow path.  Python cannot
+  interrupt a thread, so this is how gort keeps the other goroutines running;
+  the cost is one extra thread per stuck goroutine while it is stuck.
 - lock_os_thread / unlock_os_thread wire a G to its M (§7).
 """
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any, Callable
 from . import proc
 from .g import G, _Grunning, _Gsyscall, preempt_flag
 from .m import M
-from .p import _Pdead, _Pidle, _Psyscall
+from .p import _Pdead, _Pgcstop, _Pidle, _Psyscall
 from .proc import Trap, _nogo, _tls
 
 
@@ -40,7 +42,7 @@ def entersyscall(m: M, gp: G) -> None:
     pp.m = None
     if s.gcwaiting:
         # entersyscall_gcwait: the P stops for the pending stop-the-world
-        pp.status = 3  # _Pgcstop
+        pp.status = _Pgcstop
         s.stopwait -= 1
         if s.stopwait == 0:
             s.stopnote.wakeup()

@@ -6,8 +6,9 @@ to 10 ms, and deep-sleeps when every P is idle.  Each round it:
 - polls the network if nobody has for 10 ms,
 - retakes Ps: a P in `_Psyscall` (Go's rules), or a `_Prunning` P whose
   schedtick has not moved for 10 ms: its G gets a preemption request, and if it
-  is still stuck at the next look, its M is treated as blocked in an unmarked
-  system call and the P is handed to another M (proc.retake_running).
+  is still stuck 1 ms later, its M is treated as blocked in an unmarked system
+  call and a fresh P takes over its queue on another M (retake_running below).
+- prints Go's schedtrace line every GORT_SCHEDTRACE ms, if set.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ SYSCALL_RETAKE = 0.010     # a syscall this long is always retaken
 MIN_DELAY = 20e-6
 MAX_DELAY = 0.010
 IDLE_ROUNDS = 50
-schedtrace_ms = 0          # set by trace.schedtrace()
+schedtrace_ms = 0          # from GORT_SCHEDTRACE, set by proc.run
 
 
 def start(s: Any) -> None:
