@@ -39,7 +39,7 @@ class M:
     __slots__ = (
         "id", "thread", "ident", "p", "nextp", "oldp", "curg", "spinning",
         "blocked", "park", "lockedg", "lockedext", "syscalltick", "rand",
-        "exiting", "issys", "dead", "idlesince", "run",
+        "exiting", "issys", "dead",
     )
 
     def __init__(self, mid: int) -> None:
@@ -60,8 +60,6 @@ class M:
         self.exiting = False    # told to leave its loop
         self.issys = False      # sysmon: not counted by checkdead
         self.dead = False
-        self.idlesince = 0.0
-        self.run = 0            # the run generation it belongs to
 
     def __repr__(self) -> str:
         p = self.p.id if self.p is not None else None

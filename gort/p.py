@@ -126,15 +126,6 @@ def runqget(pp: P) -> tuple[Optional[G], bool]:
     return None, False
 
 
-def runqdrain(pp: P) -> list[G]:
-    out: list[G] = []
-    while True:
-        gp, _ = runqget(pp)
-        if gp is None:
-            return out
-        out.append(gp)
-
-
 def runqgrab(p2: P, steal_runnext: bool) -> list[G]:
     """Take half (rounded up) of p2's queue; its runnext only if allowed and the queue is empty."""
     q = p2.runq

@@ -81,15 +81,6 @@ class Trap:
         raise NotImplementedError
 
 
-def getm() -> Optional[M]:
-    return _tls.m
-
-
-def getg() -> Optional[G]:
-    m = _tls.m
-    return m.curg if m is not None else None
-
-
 def _nogo(what: str) -> RuntimeError:
     return RuntimeError(f"{what} called outside a running gort program "
                         "(start one with gort.run(main))")
@@ -466,7 +457,6 @@ def stopm(m: M) -> None:
     if s.exiting:
         s.lock.release()
         return
-    m.idlesince = time.monotonic()
     s.midle.append(m)
     s.nmidle += 1
     s.nmpark += 1
@@ -1106,7 +1096,6 @@ def _run(main: Callable[..., Any], args: tuple, procs: Optional[int]) -> Any:
     s.allm.append(m0)
     s.m0 = m0
     _tls.m = m0
-    timers.init_sched(s)
     netpoll.init(s)
     s.lock.acquire()
     procresize.procresize(m0, nprocs)

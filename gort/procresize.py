@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from . import netpoll, timers
+from .g import preempt_flag
 from . import proc as _proc   # (circular: used at call time only)
 from .m import M
 from .p import P, _Pdead, _Pgcstop, _Pidle, _Prunning, _Psyscall
@@ -21,12 +22,13 @@ _default_procs: "int | None" = None   # gomaxprocs() set outside a program
 
 
 def preemptall() -> None:
+    """Ask every running G to yield at its next trap (the traps look at preempt_flag first)."""
     s = _proc.sched
     for pp in s.allp:
         mp = pp.m
         if pp.status == _Prunning and mp is not None and mp.curg is not None:
             mp.curg.preempt = True
-            s.preemptreq = True
+            preempt_flag[0] = True
 
 
 def stop_the_world(m: M, reason: str) -> None:

@@ -69,7 +69,6 @@ class Sched:
         self.idle_m_exit = 10.0    # seconds an idle M waits before it exits
         self.start = time.monotonic()
         self.now = self.start      # coarse clock, refreshed by sysmon (for waitsince)
-        self.preemptreq = False    # some G has a preemption request pending
         self.nsteals = 0           # stats
         self.nhandoff = 0
         self.nmwake = 0            # Ms woken from their note by startm
@@ -158,6 +157,3 @@ class Sched:
         mp = self.midle.pop()
         self.nmidle -= 1
         return mp
-
-    def ngfree(self) -> int:
-        return len(self.gfree) + sum(len(pp.gfree) for pp in self.allp)

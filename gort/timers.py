@@ -244,10 +244,6 @@ class Timers:
             mu.release()
 
 
-def init_sched(s: Any) -> None:
-    """Nothing global: timers live on Ps."""
-
-
 def init_p(pp: Any) -> None:
     pp.timers = Timers()
 
