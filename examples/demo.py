@@ -2,7 +2,8 @@
 
 Runs: the bootstrap sequence, a concurrent prime sieve, a fan-out/fan-in over
 4 Ps (what each P ran, how many Gs were stolen), blocking calls that do not
-stall anyone (threads rise and fall), and deadlock detection.
+stall anyone (threads rise and fall), the same fan-out under Go 1.0's single
+global queue (lock contention counted), and deadlock detection.
 """
 from __future__ import annotations
 
@@ -163,7 +164,17 @@ def main() -> None:
     print(f"  threads: {b['threads_before']} before, peak {b['threads_peak']} while blocked; "
           f"P hand-offs {b['stats']['handoffs']}, retakes {b['stats']['retakes']}")
 
-    title("5. Deadlock detection (Go's checkdead)")
+    title("5. Why P? Go 1.0's one global queue versus per-P queues (same fan-out)")
+    os.environ["GORT_LOCKSTATS"] = "1"
+    for mode, label in (("global", "Go 1.0: one global queue"), ("gmp", "GMP: per-P queues")):
+        os.environ["GORT_SCHED"] = mode
+        t0 = time.perf_counter()
+        st = gort.run(fan, 16, 4000, procs=4)
+        print(f"  {label:26} {time.perf_counter() - t0:6.3f} s  sched.lock taken {st['lock_acquires']:6}"
+              f" times, {st['lock_contended']:5} of them contended, {st['steals']:4} steals")
+    del os.environ["GORT_SCHED"], os.environ["GORT_LOCKSTATS"]
+
+    title("6. Deadlock detection (Go's checkdead)")
     try:
         gort.run(deadlocked)
     except gort.Deadlock as e:

@@ -183,7 +183,7 @@ def newproc(coro: Any, m: Optional[M]) -> G:
     tr = s.trace
     if tr is not None:
         tr.event("GoCreate", m, gp)
-    if pp is not None:
+    if pp is not None and not s.global_only:
         runqput_or_spill(s, pp, gp, True)
     else:
         s.lock.acquire()
@@ -226,7 +226,7 @@ def ready(gp: G) -> None:
     pp = m.p if m is not None else None
     if pp is not None and pp.status == _Pdead and m is not None and m.curg is not None:
         pp = waitp(m)                 # our P was retired: wait for one first
-    if pp is None:
+    if pp is None or s.global_only:
         # no P of our own (sysmon, a syscall thread, a foreign thread): global queue
         s.lock.acquire()
         s.runq.append(gp)
@@ -595,7 +595,11 @@ def schedule(m: M) -> None:
                         except IndexError:
                             pass
                     if gp is None:
-                        if grunq:
+                        if grunq and s.global_only:
+                            s.lock.acquire()
+                            gp = s.globrunqget(pp, 1)
+                            s.lock.release()
+                        elif grunq:
                             # no sched.lock: takers pop atomically and tolerate a
                             # racing taker (see Sched.globrunqget)
                             if len(grunq) == 1:
@@ -645,7 +649,12 @@ def schedule(m: M) -> None:
                 # globrunqput without sched.lock: deque.append is atomic and only
                 # takers (under the lock) remove; this M holds a P and looks at
                 # the global queue itself, so no wake-up can be lost
-                grunq.append(gp)
+                if s.global_only:
+                    s.lock.acquire()
+                    grunq.append(gp)
+                    s.lock.release()
+                else:
+                    grunq.append(gp)
                 if s.npidle and not s.nmspinning:
                     wakep()
                 break
@@ -822,7 +831,12 @@ def find_runnable(m: M) -> tuple[Optional[G], bool]:
         if gp is not None:
             return gp, inherit
         if s.runq:
-            gp = s.globrunqget(pp, 0)
+            if s.global_only:
+                s.lock.acquire()
+                gp = s.globrunqget(pp, 0)
+                s.lock.release()
+            else:
+                gp = s.globrunqget(pp, 0)
             if gp is not None:
                 return gp, False
         # non-blocking netpoll: only when no M is blocked in it
@@ -834,7 +848,7 @@ def find_runnable(m: M) -> tuple[Optional[G], bool]:
                 gp.status = _Grunnable
                 return gp, False
         # steal, with spinning Ms limited to half the busy Ps
-        if m.spinning or 2 * s.nmspinning < s.gomaxprocs - s.npidle:
+        if not s.global_only and (m.spinning or 2 * s.nmspinning < s.gomaxprocs - s.npidle):
             if not m.spinning:
                 s.lock.acquire()
                 _become_spinning(m, s)
@@ -1083,7 +1097,11 @@ def run(main: Callable[..., Any], *args: Any, procs: Optional[int] = None) -> An
 def _run(main: Callable[..., Any], args: tuple, procs: Optional[int]) -> Any:
     global sched
     from . import sysmon
-    s = sched = Sched()
+    mode = os.environ.get("GORT_SCHED", "gmp")
+    if mode not in ("gmp", "global"):
+        raise ValueError(f"GORT_SCHED={mode!r}: use 'gmp' (default) or 'global' (Go 1.0's scheduler)")
+    s = sched = Sched(lockstats=os.environ.get("GORT_LOCKSTATS", "") not in ("", "0"),
+                      global_only=mode == "global")
     dbg = log.isEnabledFor(logging.DEBUG)
     s.idle_m_exit = _env_float("GORT_IDLE_M_EXIT", IDLE_M_EXIT)
     # schedinit: ncpu, GOMAXPROCS, the Ps; the calling thread becomes m0

@@ -19,9 +19,35 @@ MAXMCOUNT = 10000       # sched.maxmcount
 MAX_GOMAXPROCS = 1024   # _MaxGomaxprocs
 
 
-class Sched:
+class CountingLock:
+    """sched.lock with counters (GORT_LOCKSTATS=1 or the Go 1.0 mode): how often
+    it was taken and how often a taker found it held.  The counts are kept
+    without a lock of their own, so under free threading they are approximate."""
+
+    __slots__ = ("_l", "acquires", "contended")
+
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self._l = threading.Lock()
+        self.acquires = 0
+        self.contended = 0
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        self.acquires += 1
+        if self._l.acquire(False):
+            return True
+        self.contended += 1
+        return self._l.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._l.release()
+
+
+class Sched:
+    def __init__(self, lockstats: bool = False, global_only: bool = False) -> None:
+        # Go 1.0's scheduler (seed question 2): one global queue under one lock,
+        # no per-P queues, no runnext, no stealing; for comparison only
+        self.global_only = global_only
+        self.lock: Any = CountingLock() if lockstats or global_only else threading.Lock()
         # global run queue; len() is read without the lock as a hint only
         self.runq: deque[G] = deque()
         # idle Ms and Ps
@@ -103,6 +129,8 @@ class Sched:
         n = len(q)
         if n == 0:
             return None
+        if self.global_only:          # Go 1.0: no local queue to fill
+            max = 1
         gp: Optional[G] = None
         if n > 1:                            # min(len, len/gomaxprocs + 1)
             k = n // self.gomaxprocs + 1

@@ -82,6 +82,9 @@ def stats() -> dict[str, Any]:
         "runqueue": len(s.runq),
         "goroutines": gs,
         "steals": s.nsteals,
+        "scheduler": "global" if s.global_only else "gmp",
+        "lock_acquires": getattr(s.lock, "acquires", None),      # with GORT_LOCKSTATS=1
+        "lock_contended": getattr(s.lock, "contended", None),
         "handoffs": s.nhandoff,
         "retakes": s.nretake,
         "preempts": s.npreempt,

@@ -304,3 +304,33 @@ def test_schedtrace_prints_go_format(capfd, monkeypatch):
     gort.run(main, procs=2)
     out = capfd.readouterr().out
     assert "SCHED " in out and "gomaxprocs=2 idleprocs=" in out and "threads=" in out
+
+
+def test_go10_global_queue_mode_runs_and_counts_lock_contention(monkeypatch):
+    """Seed question 2: the same program under Go 1.0's single global queue and
+    under per-P queues; the lock traffic is counted in both."""
+    async def main():
+        out = gort.Chan(64)
+
+        async def w(i):
+            await gort.gosched()
+            await out.send(i)
+        for i in range(500):
+            gort.go(w, i)
+        got = sorted([await out.recv() for _ in range(500)])
+        return got, gort.stats()
+
+    monkeypatch.setenv("GORT_LOCKSTATS", "1")
+    monkeypatch.setenv("GORT_SCHED", "global")
+    got, old = gort.run(main, procs=4)
+    assert got == list(range(500))
+    assert old["scheduler"] == "global" and old["steals"] == 0
+    assert all(p["runqsize"] == 0 for p in old["ps"])
+    monkeypatch.setenv("GORT_SCHED", "gmp")
+    got, new = gort.run(main, procs=4)
+    assert got == list(range(500))
+    # every spawn, wake-up and yield took the lock in Go 1.0 mode; per-P queues avoid most of it
+    assert old["lock_acquires"] > 2 * new["lock_acquires"]
+    monkeypatch.setenv("GORT_SCHED", "bogus")
+    with pytest.raises(ValueError, match="GORT_SCHED"):
+        gort.run(main)
