@@ -7,12 +7,12 @@ asserted tightly: waits on done() are bounded by generous `after` channels.
 from __future__ import annotations
 
 import sys
-import threading
 import time
 
 import pytest
 
 import gort
+from helpers import run_bounded
 from gort import context
 from gort.context import Canceled, DeadlineExceeded
 
@@ -22,23 +22,8 @@ LONG = 10.0          # "never" for a wait that must not time out
 
 
 def _run(main, *args, procs: int = 2, timeout: float = 60.0):
-    """gort.run(main, *args) in a thread; fail (instead of hanging) after `timeout` seconds."""
-    box: dict = {}
-
-    def target() -> None:
-        try:
-            box["v"] = gort.run(main, *args, procs=procs)
-        except BaseException as e:          # re-raised in the test thread
-            box["e"] = e
-
-    t = threading.Thread(target=target, name="gort-run", daemon=True)
-    t.start()
-    t.join(timeout)
-    if t.is_alive():
-        pytest.fail(f"gort.run({main.__name__}) did not finish within {timeout}s")
-    if "e" in box:
-        raise box["e"]
-    return box.get("v")
+    """run_bounded with this file's defaults (2 Ps, 60 s)."""
+    return run_bounded(main, *args, procs=procs, timeout=timeout)
 
 
 async def _wait_done(ctx, bound: float = LONG) -> bool:
