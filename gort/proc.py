@@ -527,11 +527,7 @@ def handoffp(pp: P) -> None:
     s.pidleput(pp)
     s.lock.release()
     if pp.timers is not None and pp.timers.len:
-        wake_netpoller(pp.timers.wake_time())
-
-
-def wake_netpoller(when: float) -> None:
-    netpoll.wake_netpoller(when)
+        netpoll.wake_netpoller(pp.timers.wake_time())
 
 
 # ---------------------------------------------------------------- the scheduler loop
