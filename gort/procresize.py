@@ -26,9 +26,11 @@ def preemptall() -> None:
     s = _proc.sched
     for pp in s.allp:
         mp = pp.m
-        if pp.status == _Prunning and mp is not None and mp.curg is not None:
-            mp.curg.preempt = True
-            preempt_flag[0] = True
+        if pp.status == _Prunning and mp is not None:
+            gp = mp.curg              # read once: its M may finish with it meanwhile
+            if gp is not None:
+                gp.preempt = True
+                preempt_flag[0] = True
 
 
 def stop_the_world(m: M, reason: str) -> None:
