@@ -128,7 +128,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    print(f"# {sys.version.split()[0]} gil={gort.proc.gil_enabled()} ncpu={os.cpu_count()}")
+    print(f"# {sys.version.split()[0]} gil={gort.program.gil_enabled()} ncpu={os.cpu_count()}")
     print(f"{'workload':18} {'procs=1':>10} {'procs=2':>10}")
     for name in WORKLOADS:
         row = []

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable, Optional
 
 from . import proc as _proc
+from . import program as _program
 from . import procresize as _procresize
 from .chan import Chan, ClosedChannelError
 from .proc import Deadlock, ThreadExhaustion
@@ -52,7 +53,7 @@ def run(main: Callable[..., Awaitable[Any]], *args: Any, procs: Optional[int] = 
     measured default, see README).  Raises the first exception that escapes
     any goroutine, and `Deadlock` when no goroutine can ever run again.
     """
-    return _proc.run(main, *args, procs=procs)
+    return _program.run(main, *args, procs=procs)
 
 
 gosched = _proc.gosched          # `await gort.gosched()`: yield the P (global queue tail)
@@ -96,4 +97,5 @@ def stats() -> dict[str, Any]:
 
 def num_thread() -> int:
     """OS threads (Ms) alive in the running program, sysmon included (Go's threads= count)."""
-    return _proc.sched.mcount if _proc.sched.main_started else 0
+    s = _proc.cursched()
+    return s.mcount if s.main_started else 0

@@ -5,6 +5,7 @@ outside every G.  An M without work parks on its `park` note.
 """
 from __future__ import annotations
 
+import random
 import threading
 from typing import Any, Optional
 
@@ -39,11 +40,12 @@ class M:
     __slots__ = (
         "id", "thread", "ident", "p", "nextp", "oldp", "curg", "spinning",
         "blocked", "park", "lockedg", "lockedext", "syscalltick", "rand",
-        "exiting", "issys", "dead",
+        "exiting", "issys", "dead", "sched", "abandoned",
     )
 
-    def __init__(self, mid: int) -> None:
+    def __init__(self, mid: int, s: Any) -> None:
         self.id = mid
+        self.sched = s               # the program this M belongs to, for its whole life
         self.thread: Optional[threading.Thread] = None
         self.ident = 0
         self.p: Any = None           # attached P
@@ -56,10 +58,11 @@ class M:
         self.lockedg: Any = None
         self.lockedext = 0
         self.syscalltick = 0
-        self.rand: Any = None        # per-M random.Random (Go's per-M cheaprand)
+        self.rand = random.Random()  # per-M random source (Go's per-M cheaprand)
         self.exiting = False    # told to leave its loop
         self.issys = False      # sysmon: not counted by checkdead
         self.dead = False
+        self.abandoned: Any = None   # the G it was stuck in when its program ended
 
     def __repr__(self) -> str:
         p = self.p.id if self.p is not None else None

@@ -1,44 +1,45 @@
-"""proc: the scheduler (proc.go; reference §2-§5, §6.5, §14).
+"""proc: the scheduler (proc.go).
 
-schedule / find_runnable / execute, newproc, gopark / goready, the spinning-M
-protocol (wakep, startm, stopm, handoffp), checkdead, stop-the-world and
-procresize, and the bootstrap that `gort.run` drives.
+schedule / find_runnable / steal_work, newproc, gopark / goready, the
+spinning-M protocol (wakep, startm, stopm, handoffp), and the hand-back of a P
+that sysmon retired.  The program's lifetime (bootstrap, exit, checkdead) is
+in program.py; stop-the-world and procresize in procresize.py.
+
+Every M belongs to one program: `m.sched`.  Runtime code reaches the
+scheduler state through the M it runs on (or, on a thread that is no M, the
+running program, `proc.sched`), so a thread left over from an ended program
+never touches a later one.
 
 Thread-safety rules (no reliance on the GIL):
 - `sched.*` fields are guarded by `sched.lock`; a few are read without it as
   hints (queue lengths, nmspinning, npidle), as Go reads its atomics, and every
   decision taken on a hint is re-checked under the lock.
 - A P's queues follow p.py's single-producer rule; its other fields belong to
-  the M that holds the P.
+  the M that holds the P.  A P's status changes under sched.lock (Go's CAS on
+  p.status).  sysmon may retire the P of an M stuck in a goroutine (status
+  `_Pdead`, see sysmon.retire_p): that M notices at its next status change or
+  queue put, which all re-check the status, and hands back what it holds
+  (flush_retired).
 - A G's fields belong to the M running it, or, once parked, to whoever dequeued
   it from a wait queue under that queue's lock (the gopark unlock callback
   makes that hand-over race-free).
 """
 from __future__ import annotations
 
-import logging
-import os
-import random
-import sys
 import threading
-import time
 import types
 from typing import Any, Callable, Optional
 
 from . import g as _g
-from .g import (G, _Gdead, _Grunnable, _Grunning, _Gsyscall, _Gwaiting,
-                describe)
+from .g import G, _Gdead, _Grunnable, _Grunning, _Gwaiting
 from .m import M
 from .p import (GFREE_KEEP, GFREE_MAX, GOID_CACHE_BATCH, P, _Pdead, _Pgcstop,
                 _Pidle, _Prunning, runqget, runqput, runqsteal)
 from .sched import MAXMCOUNT, Sched
-from . import netpoll, procresize, timers
+from . import program, timers
 from .timers import check_p as _check_timers
 
-log = logging.getLogger("gort")
-
 STEAL_TRIES = 4          # stealTries
-IDLE_M_EXIT = 10.0       # an M idle this long exits (Go keeps idle Ms; gort gives threads back)
 FAIRNESS_TICK = 61       # schedtick % 61: look at the global queue first
 
 
@@ -60,8 +61,7 @@ class _TLS(threading.local):
 
 
 _tls = _TLS()
-sched = Sched()                      # replaced by every run()
-_run_lock = threading.Lock()         # one program at a time per process
+sched = Sched()                      # the running (or last) program; replaced by every run
 
 _FunctionType = types.FunctionType
 _MethodType = types.MethodType
@@ -86,6 +86,12 @@ def _nogo(what: str) -> RuntimeError:
                         "(start one with gort.run(main))")
 
 
+def cursched() -> Sched:
+    """The program of the calling thread: its M's, else the running one."""
+    m = _tls.m
+    return m.sched if m is not None else sched
+
+
 # ---------------------------------------------------------------- newproc
 
 def check_async(fn: Any, what: str) -> None:
@@ -104,9 +110,14 @@ def check_async(fn: Any, what: str) -> None:
                         "(goroutines are `async def` functions)")
 
 
-def _newgoid(pp: P) -> int:
+def _newgoid(s: Sched, pp: Optional[P]) -> int:
+    if pp is None:
+        s.lock.acquire()
+        s.goidgen += 1
+        goid = s.goidgen
+        s.lock.release()
+        return goid
     if pp.goidcache == pp.goidcacheend:
-        s = sched
         s.lock.acquire()
         s.goidgen += GOID_CACHE_BATCH
         pp.goidcacheend = s.goidgen + 1
@@ -117,10 +128,9 @@ def _newgoid(pp: P) -> int:
     return goid
 
 
-def gfget(pp: P) -> Optional[G]:
+def gfget(s: Sched, pp: P) -> Optional[G]:
     free = pp.gfree
     if not free:
-        s = sched
         if not s.gfree:
             return None
         s.lock.acquire()
@@ -134,9 +144,8 @@ def gfget(pp: P) -> Optional[G]:
     return free.pop()
 
 
-def gfput(pp: Optional[P], gp: G) -> None:
-    if pp is None:
-        s = sched
+def gfput(s: Sched, pp: Optional[P], gp: G) -> None:
+    if pp is None or pp.status == _Pdead:
         s.lock.acquire()
         s.gfree.append(gp)
         s.lock.release()
@@ -144,7 +153,6 @@ def gfput(pp: Optional[P], gp: G) -> None:
     free = pp.gfree
     free.append(gp)
     if len(free) >= GFREE_MAX:
-        s = sched
         s.lock.acquire()
         n = len(free) - GFREE_KEEP
         s.gfree.extend(free[-n:])
@@ -161,36 +169,50 @@ def runqput_or_spill(s: Sched, pp: P, gp: G, next: bool) -> None:
         s.lock.release()
 
 
-def newproc(coro: Any, m: Optional[M]) -> G:
+def globrunqput_wake(s: Sched, gp: G) -> None:
+    """A P-less caller makes gp runnable (Go's injectglist without a P): the
+    global queue under sched.lock, then wakep.  A busy M takes it within 61
+    schedticks even when no P is idle."""
+    s.lock.acquire()
+    s.runq.append(gp)
+    s.lock.release()
+    wakep(s)
+
+
+def _mine(m: Optional[M]) -> Optional[P]:
+    """The P the calling goroutine may put Gs on: its M's, unless sysmon retired it."""
+    if m is None:
+        return None
+    pp = m.p
+    if pp is not None and pp.status == _Pdead:
+        flush_retired(m)
+        return None
+    return pp
+
+
+def newproc(coro: Any, m: Optional[M], s: Optional[Sched] = None) -> G:
     """Make a G for coro and put it in the current P's runnext (or the global queue without a P)."""
-    s = sched
-    pp = m.p if m is not None else None
-    if pp is not None and pp.status == _Pdead and m is not None and m.curg is not None:
-        pp = waitp(m)                 # our P was retired: wait for one first
-    gp = gfget(pp) if pp is not None else None
+    if s is None:
+        s = m.sched if m is not None else sched
+    pp = _mine(m)
+    gp = gfget(s, pp) if pp is not None else None
     if gp is None:
         gp = G()
         s.allgs.append(gp)
-    if pp is not None:
-        gp.goid = _newgoid(pp)
-    else:
-        s.lock.acquire()
-        s.goidgen += 1
-        gp.goid = s.goidgen
-        s.lock.release()
+    gp.goid = _newgoid(s, pp)
     gp.coro = coro
     gp.status = _Grunnable
     tr = s.trace
     if tr is not None:
         tr.event("GoCreate", m, gp)
-    if pp is not None and not s.global_only:
-        runqput_or_spill(s, pp, gp, True)
-    else:
-        s.lock.acquire()
-        s.globrunqput(gp)
-        s.lock.release()
+    if pp is None or s.global_only:
+        globrunqput_wake(s, gp)
+        return gp
+    runqput_or_spill(s, pp, gp, True)
+    if pp.status == _Pdead:         # retired between the check and the put
+        flush_retired(m)            # type: ignore[arg-type]
     if s.main_started and s.npidle and not s.nmspinning:
-        wakep()
+        wakep(s)
     return gp
 
 
@@ -200,8 +222,10 @@ def go(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     The new G goes to the current P's runnext.  `fn` must be an async function.
     """
     m = _tls.m
-    if m is None or not sched.main_started:
+    if m is None or not m.sched.main_started:
         raise _nogo("gort.go")
+    if m.sched.exiting:
+        raise RuntimeError("gort.go: this goroutine's program has ended (gort.run returned)")
     check_async(fn, "gort.go")
     coro = fn(*args, **kwargs)
     if type(coro) is not types.CoroutineType:
@@ -215,23 +239,26 @@ def ready(gp: G) -> None:
     """goready: make a parked G runnable in the caller's P's runnext, then wakep.
 
     runqput(pp, gp, next=True) is inlined: this runs on every channel hand-off.
+    A caller without a P of its own (sysmon, a thread in a syscall or stuck in
+    unmarked code, a foreign thread) puts gp on the global queue instead.
     """
     if gp.status != _Gwaiting:
         raise RuntimeError(f"bad g->status in ready: G{gp.goid} is {_g.GSTATUS_NAMES.get(gp.status)}")
     gp.status = _Grunnable
-    s = sched
     m = _tls.m
+    if m is None:
+        s = sched
+        pp = None
+    else:
+        s = m.sched
+        pp = m.p
+        if pp is not None and pp.status == _Pdead:
+            flush_retired(m)
+            pp = None
     if s.trace is not None:
         s.trace.event("GoUnblock", m, gp)
-    pp = m.p if m is not None else None
-    if pp is not None and pp.status == _Pdead and m is not None and m.curg is not None:
-        pp = waitp(m)                 # our P was retired: wait for one first
     if pp is None or s.global_only:
-        # no P of our own (sysmon, a syscall thread, a foreign thread): global queue
-        s.lock.acquire()
-        s.runq.append(gp)
-        s.lock.release()
-        wakep()
+        globrunqput_wake(s, gp)
         return
     rn = pp.runnext
     if rn:
@@ -244,15 +271,16 @@ def ready(gp: G) -> None:
             runqput_or_spill(s, pp, old, False)
     else:
         rn.append(gp)
+    if pp.status == _Pdead:         # retired between the check and the put
+        flush_retired(m)            # type: ignore[arg-type]
     if s.npidle and not s.nmspinning:
-        wakep()
+        wakep(s)
 
 
-def injectglist(gs: list[G]) -> None:
+def injectglist(s: Sched, gs: list[G]) -> None:
     """Make many Gs runnable (netpoll, timers without a P); global queue, one M per idle P."""
     if not gs:
         return
-    s = sched
     for gp in gs:
         gp.status = _Grunnable
     s.lock.acquire()
@@ -260,8 +288,8 @@ def injectglist(gs: list[G]) -> None:
     n = min(len(gs), s.npidle)
     s.lock.release()
     for _ in range(n):
-        startm(None, False)
-    wakep()
+        startm(s, None, False)
+    wakep(s)
 
 
 @types.coroutine
@@ -304,7 +332,7 @@ def acquirep(m: M, pp: P) -> None:
     pp.status = _Prunning
     pp.m = m
     m.p = pp
-    tr = sched.trace
+    tr = m.sched.trace
     if tr is not None:
         tr.event("ProcStart", m, None, pp)
 
@@ -314,15 +342,41 @@ def releasep(m: M) -> P:
     pp.m = None
     pp.status = _Pidle
     m.p = None
-    tr = sched.trace
+    tr = m.sched.trace
     if tr is not None:
         tr.event("ProcStop", m, None, pp)
     return pp
 
 
-def wakep() -> None:
+def flush_retired(m: M) -> None:
+    """m finds its P retired by sysmon (or a stop-the-world): it is not m's any
+    more.  Hand its leftovers (Gs put there since, free Gs, timers) to everyone
+    and drop it; m goes on without a P, like a thread in a system call."""
+    s = m.sched
+    pp = m.p
+    m.p = None
+    gs = []
+    while True:
+        gp, _ = runqget(pp)
+        if gp is None:
+            break
+        gs.append(gp)
+    s.lock.acquire()
+    s.globrunqputbatch(gs)
+    s.gfree.extend(pp.gfree)
+    pp.gfree.clear()
+    s.lock.release()
+    ts = pp.timers
+    if ts is not None and ts.heap:
+        dst = s.allp[0]
+        timers.move_timers(pp, dst)
+        s.poller.wake(dst.timers.wake_time())   # nobody may be sleeping until them
+    if gs:
+        wakep(s)
+
+
+def wakep(s: Sched) -> None:
     """Start a spinning M if there is an idle P and nobody is spinning."""
-    s = sched
     if s.nmspinning or not s.npidle or s.stopflag:
         return
     s.lock.acquire()
@@ -334,12 +388,11 @@ def wakep() -> None:
         s.lock.release()
         return
     s.nmspinning += 1
-    startm(pp, True, lockheld=True)
+    startm(s, pp, True, lockheld=True)
 
 
-def startm(pp: Optional[P], spinning: bool, lockheld: bool = False) -> None:
+def startm(s: Sched, pp: Optional[P], spinning: bool, lockheld: bool = False) -> None:
     """Run some M on pp (an idle P when pp is None); make an M if none is idle."""
-    s = sched
     if not lockheld:
         s.lock.acquire()
     if pp is None:
@@ -358,10 +411,10 @@ def startm(pp: Optional[P], spinning: bool, lockheld: bool = False) -> None:
             if spinning:
                 s.nmspinning -= 1
             s.lock.release()
-            fatal(e)
+            program.fatal(s, e)
             return
         s.lock.release()
-        newm(mid, pp, spinning)
+        newm(s, mid, pp, spinning)
         return
     s.nmwake += 1
     s.lock.release()
@@ -381,14 +434,16 @@ def _mreserveid(s: Sched) -> int:
     return mid
 
 
-def newm(mid: int, pp: Optional[P], spinning: bool, fn: Optional[Callable[[M], None]] = None) -> M:
-    s = sched
-    m = M(mid)
+def newm(s: Sched, mid: int, pp: Optional[P], spinning: bool,
+         fn: Optional[Callable[[M], None]] = None, m: Optional[M] = None) -> M:
+    """Start an OS thread for M mid (a new M, or m when given) that runs fn or schedule."""
+    if m is None:
+        m = M(mid, s)
     m.nextp = pp
     m.spinning = spinning
-    m.rand = random.Random()
     s.allm.append(m)
-    t = threading.Thread(target=mstart, args=(m, s, fn), name=f"gort-M{mid}", daemon=True)
+    # daemon: a thread stuck in a user's blocking call must not keep the process alive
+    t = threading.Thread(target=mstart, args=(m, fn), name=f"gort-M{mid}", daemon=True)
     m.thread = t
     try:
         t.start()
@@ -398,11 +453,12 @@ def newm(mid: int, pp: Optional[P], spinning: bool, fn: Optional[Callable[[M], N
         if spinning:
             s.nmspinning -= 1
         s.lock.release()
-        fatal(ThreadExhaustion(f"runtime: cannot create thread: {e}"))
+        program.fatal(s, ThreadExhaustion(f"runtime: cannot create thread: {e}"))
     return m
 
 
-def mstart(m: M, s: Sched, fn: Optional[Callable[[M], None]]) -> None:
+def mstart(m: M, fn: Optional[Callable[[M], None]]) -> None:
+    s = m.sched
     _tls.m = m
     m.ident = threading.get_ident()
     try:
@@ -415,12 +471,15 @@ def mstart(m: M, s: Sched, fn: Optional[Callable[[M], None]]) -> None:
         schedule(m)
     except BaseException as e:     # a scheduler bug must stop the program, not vanish
         if not s.exiting:
-            fatal(e)
+            program.fatal(s, e)
     finally:
-        mexit(m, s)
+        mexit(m)
 
 
-def mexit(m: M, s: Sched) -> None:
+def mexit(m: M) -> None:
+    s = m.sched
+    if m.p is not None and m.p.status == _Pdead:   # retired: only flush it
+        flush_retired(m)
     s.lock.acquire()
     m.dead = True
     if m.issys:
@@ -431,28 +490,22 @@ def mexit(m: M, s: Sched) -> None:
     s.mcount -= 1
     s.nmfreed += 1
     pp = m.p
-    if pp is not None and pp.status == _Pdead:   # retired by sysmon: only flush it
-        s.lock.release()
-        from .syscall import flush_retired
-        flush_retired(m)
-        s.lock.acquire()
-        pp = None
     if pp is not None and not s.exiting:   # leaving with a P (lockedg exit): hand it off
         m.p = None
         pp.m = None
         pp.status = _Pidle
         s.lock.release()
-        handoffp(pp)
+        handoffp(s, pp)
     else:
         if not s.exiting:
-            checkdead(s)
+            program.checkdead(s)
         s.lock.release()
     _tls.m = None
 
 
 def stopm(m: M) -> None:
     """Park m on its note until startm hands it a P."""
-    s = sched
+    s = m.sched
     s.lock.acquire()
     if s.exiting:
         s.lock.release()
@@ -462,7 +515,7 @@ def stopm(m: M) -> None:
     s.nmpark += 1
     if s.trace is not None:
         s.trace.event("MPark", m, None)
-    checkdead(s)
+    program.checkdead(s)
     if s.exiting:
         if m in s.midle:
             s.midle.remove(m)
@@ -471,7 +524,7 @@ def stopm(m: M) -> None:
         return
     s.lock.release()
     m.blocked = True
-    if m is s.m0 or s.idle_m_exit <= 0:
+    if s.idle_m_exit <= 0:
         m.park.sleep()
     elif not m.park.sleep(s.idle_m_exit):
         # idle for long: leave, unless startm has just claimed us
@@ -493,20 +546,19 @@ def stopm(m: M) -> None:
         acquirep(m, pp)
 
 
-def handoffp(pp: P) -> None:
+def handoffp(s: Sched, pp: P) -> None:
     """Give away a P whose M cannot use it (syscall retake, locked M, exiting M)."""
-    s = sched
     if not pp.runqempty() or s.runq:
-        startm(pp, False)
+        startm(s, pp, False)
         return
     if pp.timers is not None and pp.timers.has_ready():
-        startm(pp, False)
+        startm(s, pp, False)
         return
     s.lock.acquire()
     if s.nmspinning + s.npidle == 0 and not s.stopflag:
         s.nmspinning += 1
         s.needspinning = 0
-        startm(pp, True, lockheld=True)
+        startm(s, pp, True, lockheld=True)
         return
     if s.gcwaiting:
         pp.status = _Pgcstop
@@ -516,18 +568,27 @@ def handoffp(pp: P) -> None:
         s.lock.release()
         return
     if s.runq:
-        startm(pp, False, lockheld=True)
+        startm(s, pp, False, lockheld=True)
         return
     # the last running P and nobody polls the network (or sleeps until the next
     # timer): start an M that will
     if s.npidle == s.gomaxprocs - 1 and s.lastpoll != 0:
-        startm(pp, False, lockheld=True)
+        startm(s, pp, False, lockheld=True)
         return
     pp.status = _Pidle
     s.pidleput(pp)
     s.lock.release()
     if pp.timers is not None and pp.timers.len:
-        netpoll.wake_netpoller(pp.timers.wake_time())
+        s.poller.wake(pp.timers.wake_time())
+
+
+def releasep_locked(m: M) -> Optional[P]:
+    """releasep for an M about to give its P away (sched.lock held).  None when
+    sysmon retired the P meanwhile: the caller releases the lock and flushes."""
+    pp = m.p
+    if pp.status == _Pdead:
+        return None
+    return releasep(m)
 
 
 # ---------------------------------------------------------------- the scheduler loop
@@ -540,7 +601,7 @@ def schedule(m: M) -> None:
     hot path of every goroutine switch.  The rest of findRunnable (netpoll,
     stealing, giving up the P) is find_runnable().
     """
-    s = sched
+    s = m.sched
     FAIR = FAIRNESS_TICK
     grunq = s.runq                     # the global queue (same deque for the whole run)
     while True:
@@ -549,15 +610,16 @@ def schedule(m: M) -> None:
             # first of all: a P that sysmon retired while we were blocked in
             # unmarked code is not ours any more (not even to stop for a STW)
             if pp is not None:
-                from .syscall import flush_retired
                 flush_retired(m)
             if m.exiting or s.exiting:    # idle for long, its locked G exited, or the end
+                program.drop_abandoned(m)
                 return
             if m.lockedg is None:
                 reacquirep(m)
                 continue
         if s.stopflag:
             if s.exiting:
+                program.drop_abandoned(m)
                 return
             if s.gcwaiting:
                 gcstopm(m)
@@ -607,9 +669,7 @@ def schedule(m: M) -> None:
                                 gp = s.globrunqget(pp, 0)
                         if gp is None:
                             gp, inherit = find_runnable(m)
-                            if gp is None:    # only when the program or this M ends
-                                if s.exiting or m.exiting:
-                                    return
+                            if gp is None:    # the program or this M ends, or our P was retired
                                 continue
                             pp = m.p
             if m.spinning:
@@ -634,7 +694,7 @@ def schedule(m: M) -> None:
                 goexit0(m, gp, e.value)
                 break
             except BaseException as e:
-                gopanic(m, gp, e)
+                program.gopanic(m, gp, e)
                 break
             if req is None:
                 # Gosched / preemption: to the global queue tail
@@ -652,7 +712,7 @@ def schedule(m: M) -> None:
                 else:
                     grunq.append(gp)
                 if s.npidle and not s.nmspinning:
-                    wakep()
+                    wakep(s)
                 break
             t = type(req)
             if t is _MethodType or t is _FunctionType or t is _BuiltinMethodType:
@@ -673,44 +733,9 @@ def schedule(m: M) -> None:
             return
 
 
-def waitp(m: M) -> Optional[P]:
-    """A goroutine whose P sysmon retired calls into the runtime (go, a wake-up):
-    it may not touch a P it does not own, so its thread waits for a P first.
-
-    This is where such a goroutine is descheduled, as Go's asynchronous
-    preemption would have done: its M sleeps until a P is released
-    (pidleput hands it over), so no more than GOMAXPROCS Ms run goroutine code
-    once they touch the runtime.  Returns the new P, or None when exiting.
-    """
-    from .syscall import flush_retired
-    s = sched
-    if m.p is not None:
-        flush_retired(m)
-    s.lock.acquire()
-    pp = None if s.gcwaiting or s.exiting else s.pidleget()
-    if pp is not None:
-        acquirep(m, pp)
-        s.lock.release()
-        return pp
-    if s.exiting:
-        s.lock.release()
-        return None
-    m.nextp = None
-    s.pwait.append(m)
-    s.lock.release()
-    m.blocked = True
-    m.park.sleep()
-    m.blocked = False
-    pp, m.nextp = m.nextp, None
-    if pp is None:                    # woken by the exit
-        return None
-    acquirep(m, pp)
-    return pp
-
-
 def reacquirep(m: M) -> None:
     """An M without a P (after a retired P): take an idle P, else park (exitsyscall0)."""
-    s = sched
+    s = m.sched
     s.lock.acquire()
     pp = None if s.gcwaiting else s.pidleget()
     if pp is not None:
@@ -722,14 +747,14 @@ def reacquirep(m: M) -> None:
 
 
 def goexit0(m: M, gp: G, value: Any) -> None:
-    s = sched
+    s = m.sched
     gp.status = _Gdead
     m.curg = None
     if s.trace is not None:
         s.trace.event("GoDestroy", m, gp)
     if gp is s.main_g:
         s.result = value
-        initiate_exit()
+        program.initiate_exit(s)
         return
     gp.coro = None
     gp.param = None
@@ -740,61 +765,19 @@ def goexit0(m: M, gp: G, value: Any) -> None:
         gp.lockedm = None
         m.lockedg = None
         m.lockedext = 0
-        gfput(m.p, gp)
-        if m is not s.m0:         # m0 is never exited (Go parks it; here it runs on)
-            m.exiting = True
+        gfput(s, m.p, gp)
+        m.exiting = True
         return
-    gfput(m.p, gp)
-
-
-def gopanic(m: M, gp: G, e: BaseException) -> None:
-    gp.status = _Gdead
-    m.curg = None
-    if gp.goid != 1 or gp is not sched.main_g:
-        try:
-            e.add_note(f"(raised in goroutine {gp.goid}, {getattr(gp.coro, '__qualname__', '?')})")
-        except AttributeError:      # pragma: no cover - Python < 3.11
-            pass
-    fatal(e)
-
-
-def fatal(e: BaseException) -> None:
-    """Stop the program with e (an unrecovered panic, a deadlock, a runtime error)."""
-    s = sched
-    s.lock.acquire()
-    if s.panic is None:
-        s.panic = e
-    s.lock.release()
-    initiate_exit()
-
-
-def initiate_exit(lockheld: bool = False) -> None:
-    s = sched
-    if not lockheld:
-        s.lock.acquire()
-    s.exiting = True
-    s.stopflag = True
-    idle = list(s.midle)
-    s.midle.clear()
-    s.nmidle = 0
-    if not lockheld:
-        s.lock.release()
-    idle += s.pwait
-    s.pwait.clear()
-    for mp in idle:
-        mp.park.wakeup()
-    s.stopnote.wakeup()
-    s.sysmonnote.wakeup()
-    netpoll.netpoll_break()
+    gfput(s, m.p, gp)
 
 
 def resetspinning(m: M) -> None:
-    s = sched
+    s = m.sched
     m.spinning = False
     s.lock.acquire()
     s.nmspinning -= 1
     s.lock.release()
-    wakep()
+    wakep(s)
 
 
 def _become_spinning(m: M, s: Sched) -> None:
@@ -805,11 +788,13 @@ def _become_spinning(m: M, s: Sched) -> None:
 
 
 def find_runnable(m: M) -> tuple[Optional[G], bool]:
-    """Find a G to run, blocking until there is one (proc.go findRunnable, §3.2).
+    """Find a G to run, blocking until there is one (proc.go findRunnable).
 
-    Returns (None, False) when the program is exiting.
+    Returns (None, False) when the program or this M is exiting, or when m's P
+    was retired (the caller's loop deals with both).
     """
-    s = sched
+    s = m.sched
+    poller = s.poller
     while True:  # top
         if s.stopflag:
             if s.exiting:
@@ -818,6 +803,8 @@ def find_runnable(m: M) -> tuple[Optional[G], bool]:
                 gcstopm(m)
                 continue
         pp = m.p
+        if pp is None or pp.status == _Pdead:
+            return None, False
         now, polluntil = timers.check_p(m, pp)
         if pp.schedtick % FAIRNESS_TICK == 0 and s.runq:
             gp = s.globrunqget(pp, 1)
@@ -836,11 +823,11 @@ def find_runnable(m: M) -> tuple[Optional[G], bool]:
             if gp is not None:
                 return gp, False
         # non-blocking netpoll: only when no M is blocked in it
-        if netpoll.any_waiters() and s.lastpoll != 0:
-            gs = netpoll.netpoll(0)
+        if poller.waiters and s.lastpoll != 0:
+            gs = poller.netpoll(0)
             if gs:
                 gp = gs.pop()
-                injectglist(gs)
+                injectglist(s, gs)
                 gp.status = _Grunnable
                 return gp, False
         # steal, with spinning Ms limited to half the busy Ps
@@ -872,7 +859,9 @@ def find_runnable(m: M) -> tuple[Optional[G], bool]:
             _become_spinning(m, s)
             s.lock.release()
             continue
-        releasep(m)
+        if releasep_locked(m) is None:
+            s.lock.release()
+            return None, False        # retired meanwhile: schedule() flushes it
         s.pidleput(pp)
         s.lock.release()
         was_spinning = m.spinning
@@ -910,14 +899,14 @@ def find_runnable(m: M) -> tuple[Optional[G], bool]:
             if w and (polluntil == 0 or w < polluntil):
                 polluntil = w
         # block in netpoll until the next timer (we become the one poller)
-        if (netpoll.any_waiters() or polluntil) and netpoll.claim_poller():
-            gp = netpoll.block_until(m, polluntil, was_spinning)
+        if (poller.waiters or polluntil) and poller.claim():
+            gp = poller.block_until(m, polluntil, was_spinning)
             if gp is not None:
                 return gp, False
             if m.p is not None:
                 continue
         elif polluntil:
-            netpoll.break_if_later(polluntil)
+            poller.break_if_later(polluntil)
         stopm(m)
         if s.exiting or m.exiting:
             return None, False
@@ -927,7 +916,7 @@ def find_runnable(m: M) -> tuple[Optional[G], bool]:
 
 def steal_work(m: M, pp: P, now: float) -> tuple[Optional[G], bool, float, float]:
     """4 passes over all Ps in random order; runnext and timers only on the last."""
-    s = sched
+    s = m.sched
     allp = s.allp
     n = len(allp)
     rnd = m.rand
@@ -964,14 +953,19 @@ def steal_work(m: M, pp: P, now: float) -> tuple[Optional[G], bool, float, float
     return None, False, now, polluntil
 
 
-# ---------------------------------------------------------------- LockOSThread (§7)
+# ---------------------------------------------------------------- LockOSThread
 
 def startlockedm(m: M, gp: G) -> None:
     """gp is locked to another M: hand our P to it and stop."""
-    s = sched
+    s = m.sched
     mp = gp.lockedm
-    pp = releasep(m)
     s.lock.acquire()
+    pp = releasep_locked(m)
+    if pp is None:                    # retired meanwhile: gp goes back to the global queue
+        s.runq.append(gp)
+        s.lock.release()
+        flush_retired(m)
+        return
     s.nmidlelocked -= 1
     s.lock.release()
     mp.nextp = pp
@@ -981,13 +975,19 @@ def startlockedm(m: M, gp: G) -> None:
 
 def stoplockedm(m: M) -> Optional[G]:
     """m is locked to a G that is not running: give the P away, sleep until the G is handed to us."""
-    s = sched
+    s = m.sched
     gp = m.lockedg
     if m.p is not None:
-        handoffp(releasep(m))
+        s.lock.acquire()
+        pp = releasep_locked(m)
+        s.lock.release()
+        if pp is None:
+            flush_retired(m)
+        else:
+            handoffp(s, pp)
     s.lock.acquire()
     s.nmidlelocked += 1
-    checkdead(s)
+    program.checkdead(s)
     s.lock.release()
     m.blocked = True
     m.park.sleep()
@@ -1001,191 +1001,35 @@ def stoplockedm(m: M) -> Optional[G]:
     return gp
 
 
-# ---------------------------------------------------------------- checkdead (§6.5)
-
-def checkdead(s: Sched) -> None:
-    """Called with sched.lock held whenever the running-M count may drop to zero."""
-    if s.exiting:
-        return
-    run = s.mcount - s.nmidle - s.nmidlelocked - s.nmsys
-    if run > 0:
-        return
-    if run < 0:
-        _fatal_locked(s, RuntimeError(
-            f"checkdead: inconsistent counts mcount={s.mcount} nmidle={s.nmidle} "
-            f"nmidlelocked={s.nmidlelocked} nmsys={s.nmsys}"))
-        return
-    waiting = 0
-    for gp in s.allgs:
-        st = gp.status
-        if st == _Gwaiting:
-            waiting += 1
-        elif st == _Grunnable or st == _Grunning or st == _Gsyscall:
-            # a runtime bug, never the user's: say where the G sits, for the report
-            _fatal_locked(s, RuntimeError(f"checkdead: runnable g (G{gp.goid} status {st}); {_where(s, gp)}"))
-            return
-    if waiting == 0:
-        _fatal_locked(s, Deadlock("no goroutines (main called runtime.Goexit) - deadlock!"))
-        return
-    for pp in s.allp:
-        if pp.timers is not None and pp.timers.len:
-            return
-    dumps = [describe(gp) for gp in s.allgs if gp.status == _Gwaiting]
-    _fatal_locked(s, Deadlock("all goroutines are asleep - deadlock!", dumps))
-
-
-def _where(s: Sched, gp: G) -> str:
-    qs = [f"P{pp.id}(status {pp.status}): runq={gp in pp.runq} runnext={gp in pp.runnext}"
-          for pp in s.allp]
-    ms = [f"M{x.id}(p={x.p.id if x.p else None} blocked={x.blocked})" for x in s.allm]
-    return "; ".join(qs + [f"global={gp in s.runq}"] + ms)
-
-
-def _fatal_locked(s: Sched, e: BaseException) -> None:
-    if s.panic is None:
-        s.panic = e
-    initiate_exit(lockheld=True)
-
-
-# ---------------------------------------------------------------- stop the world, procresize (§14)
+# ---------------------------------------------------------------- stop the world
 
 def gcstopm(m: M) -> None:
     """Stop m's P for a pending stop-the-world, then park m."""
-    s = sched
+    s = m.sched
     if m.spinning:
         m.spinning = False
         s.lock.acquire()
         s.nmspinning -= 1
         s.lock.release()
-    if m.p is not None and m.p.status == _Pdead:
-        from .syscall import flush_retired
-        flush_retired(m)              # retired by sysmon: not one of the Ps being counted
     if m.p is not None:
-        pp = releasep(m)
         s.lock.acquire()
-        pp.status = _Pgcstop
-        s.stopwait -= 1
-        if s.stopwait == 0:
-            s.stopnote.wakeup()
-        s.lock.release()
+        pp = releasep_locked(m)
+        if pp is None:                # retired: not one of the Ps being counted
+            s.lock.release()
+            flush_retired(m)
+        else:
+            pp.status = _Pgcstop
+            s.stopwait -= 1
+            if s.stopwait == 0:
+                s.stopnote.wakeup()
+            s.lock.release()
     stopm(m)
 
 
-# ---------------------------------------------------------------- bootstrap and run (§2)
-
-def run(main: Callable[..., Any], *args: Any, procs: Optional[int] = None) -> Any:
-    global sched
-    check_async(main, "gort.run")
-    if procs is not None:
-        procs = procresize._check_procs(procs, "procs")
-        if procs < 1:
-            raise ValueError(f"procs must be >= 1, got {procs}")
-    if _tls.m is not None:
-        raise RuntimeError("gort.run called from inside a running gort program")
-    if not _run_lock.acquire(False):
-        raise RuntimeError("gort.run is already running in this process (another thread)")
-    try:
-        return _run(main, args, procs)
-    finally:
-        _run_lock.release()
-
-
-def _run(main: Callable[..., Any], args: tuple, procs: Optional[int]) -> Any:
-    global sched
-    from . import sysmon
-    mode = os.environ.get("GORT_SCHED", "gmp")
-    if mode not in ("gmp", "global"):
-        raise ValueError(f"GORT_SCHED={mode!r}: use 'gmp' (default) or 'global' (Go 1.0's scheduler)")
-    s = sched = Sched(lockstats=os.environ.get("GORT_LOCKSTATS", "") not in ("", "0"),
-                      global_only=mode == "global")
-    dbg = log.isEnabledFor(logging.DEBUG)
-    s.idle_m_exit = _env_float("GORT_IDLE_M_EXIT", IDLE_M_EXIT)
-    # schedinit: ncpu, GOMAXPROCS, the Ps; the calling thread becomes m0
-    ncpu = os.cpu_count() or 1
-    nprocs = procs or procresize._default_procs or procresize.default_procs()
-    m0 = M(_mreserveid(s))
-    m0.rand = random.Random()
-    m0.thread = threading.current_thread()
-    m0.ident = threading.get_ident()
-    s.allm.append(m0)
-    s.m0 = m0
-    _tls.m = m0
-    netpoll.init(s)
-    s.lock.acquire()
-    procresize.procresize(m0, nprocs)
-    s.lock.release()
-    if dbg:
-        log.debug("schedinit: ncpu=%d gomaxprocs=%d maxmcount=%d gil=%s", ncpu, nprocs,
-                  MAXMCOUNT, gil_enabled())
-    try:
-        coro = main(*args)
-        if type(coro) is not types.CoroutineType:
-            raise TypeError(f"gort.run: {main!r} returned {type(coro).__name__}, not a coroutine")
-        s.main_g = newproc(coro, m0)
-        if dbg:
-            log.debug("newproc: main goroutine G%d in P0.runnext", s.main_g.goid)
-        s.main_started = True
-        sysmon.schedtrace_ms = int(_env_float("GORT_SCHEDTRACE", 0))
-        sysmon.start(s)
-        if dbg:
-            log.debug("mstart: m0 on thread %s; schedule()", threading.current_thread().name)
-        schedule(m0)
-    except BaseException as e:     # KeyboardInterrupt on m0, or a scheduler failure
-        if s.panic is None:
-            s.panic = e
-    finally:
-        _shutdown(s, m0)
-    if s.panic is not None:
-        err = s.panic
-        s.panic = None
-        raise err
-    return s.result
-
-
-def _shutdown(s: Sched, m0: M) -> None:
-    initiate_exit()
-    me = threading.current_thread()
-    deadline = time.monotonic() + 2.0
-    for mp in list(s.allm):
-        t = mp.thread
-        if mp is m0 or t is None or t is me:
-            continue
-        mp.park.wakeup()
-        t.join(max(0.0, deadline - time.monotonic()))
-        # an M still inside a user's blocking call is left as a daemon thread;
-        # it belongs to this finished run and leaves when the call returns.
-    m0.p = None
-    _tls.m = None
-    netpoll.close(s)
-    # abandoned goroutines: close their coroutines (runs their finally blocks, as
-    # garbage collection would, but deterministically and never mid-step)
-    for gp in s.allgs:
-        c = gp.coro
-        if c is not None and gp.status != _Grunning and gp.status != _Gsyscall:
-            gp.coro = None
-            try:
-                c.close()
-            except BaseException:
-                pass
-
-
-def _env_float(name: str, default: float) -> float:
-    v = os.environ.get(name)
-    if not v:
-        return default
-    try:
-        return float(v)
-    except ValueError:
-        raise ValueError(f"{name}={v!r} is not a number") from None
-
-
-def gil_enabled() -> bool:
-    f = getattr(sys, "_is_gil_enabled", None)
-    return True if f is None else bool(f())
-
+# ---------------------------------------------------------------- queries
 
 def num_goroutine() -> int:
-    s = sched
+    s = cursched()
     if not s.main_started:
         return 0
     n = 0

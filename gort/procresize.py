@@ -9,10 +9,11 @@ global queue and their timers to a live P), and starts it again.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
-from . import netpoll, timers
-from .g import preempt_flag
+from . import program, timers
+from .g import _Grunning, preempt_flag
 from . import proc as _proc   # (circular: used at call time only)
 from .m import M
 from .p import P, _Pdead, _Pgcstop, _Pidle, _Prunning, _Psyscall
@@ -21,9 +22,8 @@ from .sched import MAX_GOMAXPROCS
 _default_procs: "int | None" = None   # gomaxprocs() set outside a program
 
 
-def preemptall() -> None:
+def preemptall(s: Any) -> None:
     """Ask every running G to yield at its next trap (the traps look at preempt_flag first)."""
-    s = _proc.sched
     for pp in s.allp:
         mp = pp.m
         if pp.status == _Prunning and mp is not None:
@@ -34,14 +34,22 @@ def preemptall() -> None:
 
 
 def stop_the_world(m: M, reason: str) -> None:
-    s = _proc.sched
+    """stopTheWorldWithSema (worldsema held by the caller): every P to _Pgcstop.
+
+    Running Ps stop at their M's next schedule round, after a preemption
+    request; idle and syscall Ps at once.  A running P whose M has not stopped
+    after sysmon's grace is stuck in unmarked code (a blocking call, a CPU
+    loop): it is retired as sysmon would (Go preempts it asynchronously), or
+    the world would wait for the whole call."""
+    from .sysmon import UNMARKED_GRACE, retire_p
+    s = m.sched
     s.lock.acquire()
     s.stopnote.clear()
     s.stopwait = s.gomaxprocs
     s.gcwaiting = True
     s.stopflag = True
     s.lock.release()
-    preemptall()
+    preemptall(s)
     s.lock.acquire()
     if m.p is not None:
         m.p.status = _Pgcstop
@@ -59,40 +67,66 @@ def stop_the_world(m: M, reason: str) -> None:
         s.stopwait -= 1
     wait = s.stopwait > 0
     s.lock.release()
-    netpoll.netpoll_break()
+    s.poller.netpoll_break()
+    since: dict[int, tuple[Any, float]] = {}     # P id -> (its G, when we first saw it stuck)
     while wait and not s.exiting:
         # the note only shortens the wait: stopwait under the lock decides
         s.stopnote.sleep(0.0001)
+        now = time.monotonic()
         s.lock.acquire()
+        for pp in s.allp:
+            mp = pp.m
+            gp = mp.curg if mp is not None else None
+            if pp.status != _Prunning or gp is None:
+                since.pop(pp.id, None)
+                continue
+            seen = since.get(pp.id)
+            if seen is None or seen[0] is not gp:
+                since[pp.id] = (gp, now)
+            elif now - seen[1] >= UNMARKED_GRACE:
+                newp = retire_p(s, pp)
+                newp.status = _Pgcstop
+                s.stopwait -= 1
+                since.pop(pp.id, None)
         wait = s.stopwait > 0
         s.lock.release()
-        preemptall()
+        preemptall(s)
 
 
 def start_the_world(m: M) -> None:
-    s = _proc.sched
+    s = m.sched
     s.lock.acquire()
     n = s.newprocs or s.gomaxprocs
     s.newprocs = 0
-    runnable = procresize(m, n)
+    runnable, moves = procresize(m, n)
     s.gcwaiting = False
     s.stopflag = s.exiting
     s.stopnote.clear()
-    while s.pwait and s.pidle:        # Ms that waited for a P through the stop
-        mp = s.pwait.pop(0)
-        mp.nextp = s.pidleget()
-        mp.park.wakeup()
+    wake = s.sysmonwait
     s.lock.release()
+    if wake:                          # startTheWorldWithSema: sysmon may have slept through
+        s.sysmonnote.wakeup()
+    for src, dst in moves:
+        timers.move_timers(src, dst)
+        if dst.timers.heap:
+            s.poller.wake(dst.timers.wake_time())
     for pp in runnable:
-        _proc.startm(pp, False)
-    _proc.wakep()
+        _proc.startm(s, pp, False)
+    _proc.wakep(s)
 
 
-def procresize(m: M, nprocs: int) -> list[P]:
-    """Resize allp (world stopped, sched.lock held); returns Ps with work for startm."""
-    s = _proc.sched
+def procresize(m: M, nprocs: int) -> tuple[list[P], list[tuple[P, P]]]:
+    """Resize allp (world stopped, sched.lock held).
+
+    Returns the Ps with work (for startm) and the (destroyed P, live P) pairs
+    whose timers the caller moves once it has released sched.lock: moving
+    takes each timer's lock, and a timer's function runs with that lock held
+    and may take sched.lock (a wake-up), so sched.lock -> Timer.mu would invert
+    the order (Go's modify likewise wakes the poller only after t.unlock)."""
+    s = m.sched
     old = s.gomaxprocs
     allp = s.allp
+    moves: list[tuple[P, P]] = []
     while len(allp) < nprocs:
         pp = P(len(allp))
         timers.init_p(pp)
@@ -107,8 +141,7 @@ def procresize(m: M, nprocs: int) -> list[P]:
             s.globrunqputhead(gp)
         s.gfree.extend(pp.gfree)
         pp.gfree.clear()
-        target = m.p if m.p is not None and m.p.id < nprocs else allp[0]
-        timers.move_timers(pp, target)
+        moves.append((pp, m.p if m.p is not None and m.p.id < nprocs else allp[0]))
         pp.status = _Pdead
         pp.m = None
     del allp[nprocs:]
@@ -140,7 +173,7 @@ def procresize(m: M, nprocs: int) -> list[P]:
     s.steal_coprimes = [i for i in range(1, nprocs + 1) if _gcd(i, nprocs) == 1]
     if s.trace is not None:
         s.trace.event("ProcsChange", m, None, None, nprocs)
-    return runnable
+    return runnable, moves
 
 
 def _gcd(a: int, b: int) -> int:
@@ -162,13 +195,13 @@ def gomaxprocs(n: int = 0) -> int:
     global _default_procs
     n = _check_procs(n, "gomaxprocs")
     m = _proc._tls.m
-    s = _proc.sched
     if m is None:
         # outside a program: the setting is the default for the next run
         prev = _default_procs or default_procs()
         if n >= 1:
             _default_procs = n
         return prev
+    s = m.sched
     if not s.main_started or s.exiting:
         return s.gomaxprocs
     prev = s.gomaxprocs
@@ -176,14 +209,35 @@ def gomaxprocs(n: int = 0) -> int:
         return prev
     if m.oldp is not None:
         raise RuntimeError("gort.gomaxprocs cannot resize from inside gort.syscall")
+    gp = m.curg
     if m.p is not None and m.p.status == _Pdead:
         # sysmon retired our P while this goroutine ran without yielding: it is
         # not ours to count; stop the world without one (procresize gives us P0)
-        from .syscall import flush_retired
-        flush_retired(m)
-    stop_the_world(m, "GOMAXPROCS")
-    s.newprocs = n
-    start_the_world(m)
+        _proc.flush_retired(m)
+    if not s.worldsema.acquire(False):
+        # Another goroutine is stopping the world.  Go parks on worldsema; this
+        # call cannot park (it is not awaited), so it waits like a blocking system
+        # call: the P goes to _Psyscall, where that stop-the-world takes it.
+        from .syscall import entersyscall
+        entered = m.p is not None and entersyscall(m, gp)
+        s.worldsema.acquire()
+        if entered:
+            gp.status = _Grunning
+        s.lock.acquire()
+        pp, m.oldp = m.oldp, None
+        if pp is not None and pp.status == _Psyscall:
+            pp.status = _Pidle            # nobody took it: ours again
+            _proc.acquirep(m, pp)
+        s.lock.release()
+    try:
+        prev = s.gomaxprocs
+        if s.exiting or n == prev:
+            return prev
+        stop_the_world(m, "GOMAXPROCS")
+        s.newprocs = n
+        start_the_world(m)                # procresize gives us a P if we had none
+    finally:
+        s.worldsema.release()
     return prev
 
 
@@ -202,4 +256,4 @@ def default_procs() -> int:
     # With the GIL only one M runs Python at a time; a second P still lets
     # goroutines run while another is stuck in unmarked blocking code, but more
     # Ps only add spinning Ms fighting over the GIL (bench/RESULTS.md).
-    return ncpu if not _proc.gil_enabled() else min(ncpu, 2)
+    return ncpu if not program.gil_enabled() else min(ncpu, 2)

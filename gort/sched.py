@@ -1,8 +1,9 @@
 """sched: the global scheduler state (runtime2.go `type schedt`; reference §1.5, §3.5, §3.6).
 
 Everything here is guarded by `Sched.lock` (Go's `sched.lock`) unless a field
-says otherwise.  A fresh Sched is made for every `gort.run`, so nothing leaks
-from one program into the next.
+says otherwise.  A fresh Sched is made for every `gort.run` and every M keeps a
+reference to its own (`m.sched`), so nothing leaks from one program into the
+next.
 """
 from __future__ import annotations
 
@@ -60,16 +61,17 @@ class Sched:
         self.nmfreed = 0
         self.pidle: list[P] = []
         self.npidle = 0
-        self.pwait: list[M] = []   # Ms running a G without a P, waiting for one (proc.waitp)
         self.nmspinning = 0
         self.needspinning = 0
         # dead Gs shared between Ps
         self.gfree: list[G] = []
         self.goidgen = 0
-        # netpoll / timers (timers.py, netpoll.py)
+        # netpoll / timers (timers.py, netpoll.py); the poller is made by program.run
+        self.poller: Any = None
         self.lastpoll = time.monotonic()   # 0 means: an M is blocked in netpoll
         self.polluntil = 0.0
-        # stop-the-world
+        # stop-the-world; worldsema serialises them (Go's worldsema)
+        self.worldsema = threading.Lock()
         self.gcwaiting = False
         self.stopwait = 0
         self.stopnote = Note()
@@ -87,6 +89,7 @@ class Sched:
         # the program
         self.stopflag = False     # exiting or gcwaiting: checked once per schedule round
         self.exiting = False
+        self.donenote = Note()     # woken by initiate_exit: the thread in gort.run waits on it
         self.main_started = False
         self.main_g: Optional[G] = None
         self.result: Any = None
@@ -156,12 +159,6 @@ class Sched:
     def pidleput(self, pp: P) -> None:
         if not pp.runqempty():
             raise RuntimeError("pidleput: P has non-empty run queue")
-        if self.pwait and not self.gcwaiting:
-            # an M whose goroutine is running without a P waits for one (proc.waitp)
-            mp = self.pwait.pop(0)
-            mp.nextp = pp
-            mp.park.wakeup()
-            return
         self.pidle.append(pp)
         self.npidle += 1
 
@@ -170,6 +167,12 @@ class Sched:
             return None
         pp = self.pidle.pop()
         self.npidle -= 1
+        if self.sysmonwait:
+            # a P starts running while sysmon deep-sleeps (it sleeps while every P
+            # is idle): wake it, or a goroutine stuck in unmarked blocking code on
+            # this P would never be handed off.  Go wakes it in exitsyscall and
+            # startTheWorld only; gort needs it whenever a P starts running.
+            self.sysmonnote.wakeup()
         return pp
 
     def pidlegetSpinning(self) -> Optional[P]:

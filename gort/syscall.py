@@ -7,15 +7,16 @@
   p.status, shared with sysmon's retake and stop-the-world.
 - Unmarked blocking (time.sleep, a blocking socket, a CPU loop that never
   awaits): sysmon sees a P whose schedtick has not moved for 10 ms and sets
-  the G's preemption request; if the G has not reached a trap 1 ms later,
+  the G's preemption request; if the G has not reached a trap after a grace,
   sysmon retires that P and hands a fresh P with the same id (its queue and
-  timers) to another M (`sysmon.retake_running`).  The blocked M keeps the
-  retired P object to itself, so no two Ms ever share a P: when its G calls
-  into the runtime (go, a wake-up) the thread first waits for a P
-  (`proc.waitp`), and when the G reaches its next trap the M flushes the
-  retired P's leftovers and takes exitsyscall's slow path.  Python cannot
-  interrupt a thread, so this is how gort keeps the other goroutines running;
-  the cost is one extra thread per stuck goroutine while it is stuck.
+  timers) to another M (`sysmon.retire_p`).  The stuck M keeps the retired P
+  object to itself, so no two Ms ever share a P.  From then on the goroutine
+  runs as if in a system call without a P: the Gs it starts or wakes go to the
+  global queue (where a busy M finds them within 61 schedticks), and at its
+  next trap it takes exitsyscall's slow path (the global queue, then stopm),
+  which is where Go would have preempted it.  Python cannot interrupt a
+  thread, so this is how gort keeps the other goroutines running; the cost is
+  one extra thread per stuck goroutine while it is stuck.
 - lock_os_thread / unlock_os_thread wire a G to its M (§7).
 """
 from __future__ import annotations
@@ -31,10 +32,16 @@ from .p import _Pdead, _Pgcstop, _Pidle, _Psyscall
 from .proc import Trap, _nogo, _tls
 
 
-def entersyscall(m: M, gp: G) -> None:
-    s = proc.sched
+def entersyscall(m: M, gp: G) -> bool:
+    """P -> _Psyscall, kept as m.oldp.  False if sysmon retired the P meanwhile
+    (the caller then runs the call P-less and takes the slow exit)."""
+    s = m.sched
     pp = m.p
     s.lock.acquire()
+    if pp.status == _Pdead:
+        s.lock.release()
+        proc.flush_retired(m)
+        return False
     gp.status = _Gsyscall
     m.syscalltick = pp.syscalltick
     m.oldp = pp
@@ -52,11 +59,12 @@ def entersyscall(m: M, gp: G) -> None:
     s.lock.release()
     if wake:
         s.sysmonnote.wakeup()
+    return True
 
 
 def exitsyscall(m: M, gp: G) -> bool:
     """Fast path: our old P if sysmon did not take it, else an idle P."""
-    s = proc.sched
+    s = m.sched
     s.lock.acquire()
     pp = m.oldp
     m.oldp = None
@@ -80,9 +88,9 @@ class _ExitSyscallSlow(Trap):
     __slots__ = ()
 
     def trap(self, m: M, gp: G) -> bool:
-        s = proc.sched
+        s = m.sched
         s.lock.acquire()
-        pp = None if s.gcwaiting else s.pidleget()
+        pp = None if s.gcwaiting or s.exiting else s.pidleget()
         if pp is not None:
             proc.acquirep(m, pp)
             s.lock.release()
@@ -109,17 +117,16 @@ def syscall(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
                         f"{getattr(fn, '__qualname__', fn)!r} is async: await it directly")
     gp = m.curg
     pp = m.p
-    if pp is None or pp.status == _Pdead:
+    if pp is None or pp.status == _Pdead or not entersyscall(m, gp):
         # sysmon already treats this M as blocked and gave its P away: run fn
         # as we are, then get a P back the slow way
-        if pp is not None:
-            flush_retired(m)
+        if m.p is not None:
+            proc.flush_retired(m)
         try:
             r = fn(*args, **kwargs)
         finally:
             yield _exit_slow
         return r
-    entersyscall(m, gp)
     try:
         r = fn(*args, **kwargs)
     except BaseException as e:
@@ -131,31 +138,6 @@ def syscall(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     elif preempt_flag[0] and gp.preempt:
         yield None
     return r
-
-
-def flush_retired(m: M) -> None:
-    """The M finds its P retired by sysmon: give its leftovers to everyone, drop it."""
-    s = proc.sched
-    pp = m.p
-    m.p = None
-    pp.m = None
-    gs = []
-    while True:
-        gp, _ = proc.runqget(pp)
-        if gp is None:
-            break
-        gs.append(gp)
-    s.lock.acquire()
-    s.globrunqputbatch(gs)
-    s.gfree.extend(pp.gfree)
-    pp.gfree.clear()
-    s.lock.release()
-    ts = pp.timers
-    if ts is not None and ts.heap:
-        from .timers import move_timers
-        move_timers(pp, s.allp[0])
-    if gs:
-        proc.wakep()
 
 
 # ---------------------------------------------------------------- LockOSThread

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from . import proc
+from . import program, proc
 from .g import preempt_flag
 from .m import M
 from .p import P, _Pdead, _Pidle, _Prunning, _Psyscall
@@ -27,7 +27,7 @@ SYSCALL_RETAKE = 0.010     # a syscall this long is always retaken
 MIN_DELAY = 20e-6
 MAX_DELAY = 0.010
 IDLE_ROUNDS = 50
-schedtrace_ms = 0          # from GORT_SCHEDTRACE, set by proc.run
+schedtrace_ms = 0          # from GORT_SCHEDTRACE, set by program.run
 
 
 def start(s: Any) -> None:
@@ -35,14 +35,15 @@ def start(s: Any) -> None:
     mid = proc._mreserveid(s)
     s.nmsys += 1
     s.lock.release()
-    m = proc.newm(mid, None, False, fn=sysmon)
+    m = M(mid, s)
     m.issys = True
     s.sysmon = m
+    proc.newm(s, mid, None, False, fn=sysmon, m=m)
 
 
 def sysmon(m: Any) -> None:
-    from . import netpoll
-    s = proc.sched
+    s = m.sched
+    poller = s.poller
     idle = 0
     delay = MIN_DELAY
     lasttrace = 0.0
@@ -75,10 +76,10 @@ def sysmon(m: Any) -> None:
                 delay = MIN_DELAY
                 continue
             s.lock.release()
-        gs = netpoll.poll_nonblock_for_sysmon()
+        gs = poller.poll_for_sysmon()
         if gs:
             incidlelocked(s, -1)
-            proc.injectglist(gs)
+            proc.injectglist(s, gs)
             incidlelocked(s, 1)
         if retake(s, now):
             idle = 0
@@ -113,7 +114,7 @@ def retake(s: Any, now: float) -> int:
             pd[1] = now
         elif pd[1] + FORCE_PREEMPT <= now:
             if st == _Prunning:
-                if preemptone(pp, now):
+                if preemptone(s, pp, now):
                     n += 1
             sysretake = True
         if st == _Psyscall:
@@ -124,14 +125,13 @@ def retake(s: Any, now: float) -> int:
                 continue
             if pp.runqempty() and s.nmspinning + s.npidle > 0 and pd[3] + SYSCALL_RETAKE > now:
                 continue
-            if retake_syscall(pp):
+            if retake_syscall(s, pp):
                 n += 1
     return n
 
 
-def retake_syscall(pp: P) -> bool:
+def retake_syscall(s: Any, pp: P) -> bool:
     """sysmon: take a P from an M in a syscall and hand it off."""
-    s = proc.sched
     s.lock.acquire()
     if pp.status != _Psyscall:
         s.lock.release()
@@ -144,7 +144,7 @@ def retake_syscall(pp: P) -> bool:
     s.lock.release()
     if s.trace is not None:
         s.trace.event("ProcSteal", None, None, pp)
-    proc.handoffp(pp)
+    proc.handoffp(s, pp)
     incidlelocked(s, 1)
     return True
 
@@ -156,14 +156,14 @@ def incidlelocked(s: Any, v: int) -> None:
     s.lock.acquire()
     s.nmidlelocked += v
     if v > 0:
-        proc.checkdead(s)
+        program.checkdead(s)
     s.lock.release()
 
 
-def preemptone(pp: P, now: float) -> bool:
-    """Ask pp's G to yield at its next trap; if it already was asked 10 ms ago, its
-    M is blocked in something gort cannot see: retake the P."""
-    s = proc.sched
+def preemptone(s: Any, pp: P, now: float) -> bool:
+    """Ask pp's G to yield at its next trap; if it already was asked and has not
+    reached one after the grace, its M is blocked in something gort cannot see:
+    retire the P."""
     mp = pp.m
     if mp is None:
         return False
@@ -176,30 +176,29 @@ def preemptone(pp: P, now: float) -> bool:
         pp.sysmontick[1] = now - FORCE_PREEMPT + UNMARKED_GRACE   # look again after the grace
         s.npreempt += 1
         return True
-    return retake_running(pp, mp, pp.schedtick)
+    return retake_running(s, pp, mp, pp.schedtick)
 
 
-def retake_running(pp: P, mp: M, tick: int) -> bool:
-    s = proc.sched
-    s.lock.acquire()
-    if (pp.status != _Prunning or pp.m is not mp or pp.schedtick != tick or mp.curg is None
-            or s.exiting or s.gcwaiting):
-        s.lock.release()
-        return False
+def retire_p(s: Any, pp: P) -> P:
+    """Retire pp, whose M is stuck in a goroutine, and return a fresh P with the
+    same id, queue, timers and goroutine ids to stand in for it (sched.lock held).
+
+    The stuck M keeps the retired P object to itself (status _Pdead), so no two
+    Ms ever share a P; it hands back what it puts there later when it notices
+    (proc.flush_retired).  The status is set before the timers move: a timer
+    added by the stuck M that still saw the P running lands in the heap the
+    fresh P takes over (timers.Timer._add reads them in the other order)."""
+    pp.status = _Pdead
     newp = P(pp.id)
     newp.status = _Pidle
     newp.schedtick = pp.schedtick
     newp.syscalltick = pp.syscalltick + 1
     newp.timers = pp.timers
-    newp.goidcache, newp.goidcacheend = 0, 0
     pp.timers = Timers()
-    pp.status = _Pdead            # retired: only mp holds it now
     s.allp[pp.id] = newp
     s.nretake += 1
     s.nhandoff += 1
-    s.nmidlelocked -= 1           # incidlelocked(-1), see incidlelocked
-    s.lock.release()
-    # move its queue; the blocked M may still add to it, it flushes the rest later
+    # move its queue; the stuck M may still add to it, it flushes the rest later
     while True:
         gp, _ = proc.runqget(pp)
         if gp is None:
@@ -207,7 +206,19 @@ def retake_running(pp: P, mp: M, tick: int) -> bool:
         newp.runq.append(gp)
     if s.trace is not None:
         s.trace.event("ProcSteal", None, None, newp)
-    proc.handoffp(newp)
+    return newp
+
+
+def retake_running(s: Any, pp: P, mp: M, tick: int) -> bool:
+    s.lock.acquire()
+    if (pp.status != _Prunning or pp.m is not mp or pp.schedtick != tick or mp.curg is None
+            or s.exiting or s.gcwaiting):
+        s.lock.release()
+        return False
+    newp = retire_p(s, pp)
+    s.nmidlelocked -= 1           # incidlelocked(-1), see incidlelocked
+    s.lock.release()
+    proc.handoffp(s, newp)
     incidlelocked(s, 1)
     return True
 

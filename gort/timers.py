@@ -19,8 +19,8 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
-from . import netpoll as _netpoll
 from . import proc as _proc   # (circular: used at call time only)
+from .p import _Pdead
 
 HEAP_N = 4                    # timerHeapN
 
@@ -82,12 +82,21 @@ class Timer:
 
     def _add(self, when: float) -> None:
         m = _proc._tls.m
-        pp = None
+        pp = ts = None
         if m is not None:
+            s = m.sched
             pp = m.p or m.oldp
-        if pp is None or pp.timers is None:
-            pp = _proc.sched.allp[0]
-        ts = pp.timers
+            if pp is not None:
+                # timers before status: sysmon's retire_p sets _Pdead before it
+                # hands the heap to the fresh P, so a heap read from a P still
+                # seen running is the one the fresh P took over
+                ts = pp.timers
+                if pp.status == _Pdead:
+                    ts = None
+        else:
+            s = _proc.sched
+        if ts is None:
+            ts = s.allp[0].timers     # no P of our own: P0's heap (its lock makes that safe)
         self.gen += 1
         self.when = when
         self.heaped = True
@@ -98,7 +107,7 @@ class Timer:
         ts.len += 1
         ts.mu.release()
         if earliest:
-            _netpoll.wake_netpoller(when)
+            s.poller.wake(when)
 
 
 class Timers:
@@ -216,6 +225,7 @@ class Timers:
                 due.append(pop())
             mu.release()
             fired = zombies = 0
+            err: Optional[BaseException] = None
             for when, gen, t in due:
                 t.mu.acquire()
                 if t.gen != gen or t.ts is not self:
@@ -235,6 +245,9 @@ class Timers:
                     fired += 1
                 try:
                     t.f(t.arg, t.seq, delay)
+                except BaseException as e:   # finish the batch: the rest are off the heap
+                    if err is None:
+                        err = e
                 finally:
                     t.mu.release()
                 ran = True
@@ -242,6 +255,8 @@ class Timers:
             self.len -= fired
             self.zombies = max(0, self.zombies - zombies)
             mu.release()
+            if err is not None:
+                raise err
 
 
 def init_p(pp: Any) -> None:

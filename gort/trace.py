@@ -41,7 +41,7 @@ class Tracer:
 def start() -> None:
     """Start recording scheduler events in the running program."""
     from . import proc
-    s = proc.sched
+    s = proc.cursched()
     if not s.main_started:
         raise RuntimeError("gort.trace.start: no running program")
     if s.trace is None:
@@ -51,7 +51,7 @@ def start() -> None:
 def stop() -> list[Event]:
     """Stop recording; return the events, oldest first."""
     from . import proc
-    s = proc.sched
+    s = proc.cursched()
     tr, s.trace = s.trace, None
     # Ms stamp and append independently, so appends can land slightly out of order
     return sorted(tr.events, key=lambda e: e.t) if tr is not None else []
@@ -59,7 +59,7 @@ def stop() -> list[Event]:
 
 def stats() -> dict[str, Any]:
     from . import proc
-    s = proc.sched
+    s = proc.cursched()
     gs: dict[str, int] = {}
     for gp in list(s.allgs):
         if gp.status in (_Gdead, _Gidle):

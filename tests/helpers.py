@@ -31,8 +31,8 @@ def run_bounded(main, *args, procs=None, timeout=30.0):
         except Exception as e:  # pragma: no cover - diagnostics only
             st = repr(e)
         try:  # best effort: stop the stuck program so later tests can run
-            from gort import proc
-            proc.initiate_exit()
+            from gort import proc, program
+            program.initiate_exit(proc.sched)
             t.join(5)
         except Exception:  # pragma: no cover
             pass

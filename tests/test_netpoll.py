@@ -18,7 +18,7 @@ def test_reader_parks_in_io_wait_and_poller_wakes_it():
     async def main():
         a, b = socket.socketpair()
         a.setblocking(False)
-        pd = netpoll.open_fd(a.fileno())
+        pd = netpoll.current().open_fd(a.fileno())
         got = gort.Chan(1)
 
         async def reader():
@@ -33,7 +33,7 @@ def test_reader_parks_in_io_wait_and_poller_wakes_it():
         await until_parked("IO wait")
         b.send(b"ping")
         data = await got.recv()
-        netpoll.close_fd(pd)
+        pd.poller.close_fd(pd)
         a.close()
         b.close()
         return data
@@ -45,7 +45,7 @@ def test_close_wakes_a_waiting_reader():
     async def main():
         a, b = socket.socketpair()
         a.setblocking(False)
-        pd = netpoll.open_fd(a.fileno())
+        pd = netpoll.current().open_fd(a.fileno())
         woke = gort.Chan(1)
 
         async def reader():
@@ -53,7 +53,7 @@ def test_close_wakes_a_waiting_reader():
 
         gort.go(reader)
         await until_parked("IO wait")
-        netpoll.close_fd(pd)                       # pollUnblock: the waiter gets "not ready"
+        pd.poller.close_fd(pd)                       # pollUnblock: the waiter gets "not ready"
         ok = await woke.recv()
         a.close()
         b.close()

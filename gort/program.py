@@ -1,0 +1,268 @@
+"""program: a gort program's lifetime (proc.go `schedinit`, `main`, `exit`,
+`checkdead`, `fatalpanic`).
+
+`run` bootstraps like Go (schedinit: GOMAXPROCS Ps; newproc(main) into P0's
+runnext; mstart of M0; sysmon), with one difference that Python forces: the
+thread that calls `gort.run` is not an M.  Go's `exit(0)` ends every thread
+when main returns, whatever they are doing; Python cannot stop a thread that
+is inside a blocking call or a CPU loop.  So main runs on an M thread like
+every goroutine, and the calling thread only waits for the program to end:
+it returns (or raises) as soon as main does, and Ctrl-C reaches it at once
+(KeyboardInterrupt from `gort.run`).  Goroutines still running at that point
+are abandoned, as in Go: their threads are daemon threads that belong to the
+ended program (each M keeps its own `sched`), a goroutine stuck in a blocking
+call is closed at its next await (its `finally` blocks run then), and a
+`gort.go` it makes before that raises RuntimeError.  Goroutines parked at the
+end are closed by `gort.run` before it returns.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+import types
+from typing import Any, Callable, Optional
+
+from . import netpoll, proc, procresize
+from .g import G, _Gdead, _Grunnable, _Grunning, _Gsyscall, _Gwaiting, describe
+from .m import M
+from .sched import MAXMCOUNT, Sched
+
+log = logging.getLogger("gort")
+
+IDLE_M_EXIT = 10.0       # an M idle this long exits (Go keeps idle Ms; gort gives threads back)
+SHUTDOWN_SETTLE = 0.030  # how long run() lets Ms finish the G they run before it returns
+
+_run_lock = threading.Lock()         # one program at a time per process
+
+
+def run(main: Callable[..., Any], *args: Any, procs: Optional[int] = None) -> Any:
+    proc.check_async(main, "gort.run")
+    if procs is not None:
+        procs = procresize._check_procs(procs, "procs")
+        if procs < 1:
+            raise ValueError(f"procs must be >= 1, got {procs}")
+    if proc._tls.m is not None:
+        raise RuntimeError("gort.run called from inside a running gort program")
+    if not _run_lock.acquire(False):
+        raise RuntimeError("gort.run is already running in this process (another thread)")
+    try:
+        return _run(main, args, procs)
+    finally:
+        _run_lock.release()
+
+
+def _run(main: Callable[..., Any], args: tuple, procs: Optional[int]) -> Any:
+    from . import sysmon
+    mode = os.environ.get("GORT_SCHED", "gmp")
+    if mode not in ("gmp", "global"):
+        raise ValueError(f"GORT_SCHED={mode!r}: use 'gmp' (default) or 'global' (Go 1.0's scheduler)")
+    s = Sched(lockstats=os.environ.get("GORT_LOCKSTATS", "") not in ("", "0"),
+              global_only=mode == "global")
+    idle_exit = _env_float("GORT_IDLE_M_EXIT", IDLE_M_EXIT)
+    schedtrace = int(_env_float("GORT_SCHEDTRACE", 0))
+    nprocs = procs or procresize._default_procs or procresize.default_procs()
+    coro = main(*args)
+    if type(coro) is not types.CoroutineType:
+        raise TypeError(f"gort.run: {main!r} returned {type(coro).__name__}, not a coroutine")
+    proc.sched = s
+    dbg = log.isEnabledFor(logging.DEBUG)
+    s.idle_m_exit = idle_exit
+    # schedinit: ncpu, GOMAXPROCS, the Ps, M0 (not started yet) holding P0
+    m0 = M(proc._mreserveid(s), s)
+    s.m0 = m0
+    s.poller = netpoll.Poller(s)
+    s.lock.acquire()
+    procresize.procresize(m0, nprocs)     # no timers yet: nothing to move
+    s.lock.release()
+    if dbg:
+        log.debug("schedinit: ncpu=%d gomaxprocs=%d maxmcount=%d gil=%s", os.cpu_count() or 1,
+                  nprocs, MAXMCOUNT, gil_enabled())
+    try:
+        s.main_g = proc.newproc(coro, m0, s)
+        if dbg:
+            log.debug("newproc: main goroutine G%d in P0.runnext", s.main_g.goid)
+        s.main_started = True
+        sysmon.schedtrace_ms = schedtrace
+        sysmon.start(s)
+        if dbg:
+            log.debug("mstart: M0 on thread gort-M0; schedule() (the calling thread %s waits "
+                      "for the program to end)", threading.current_thread().name)
+        proc.newm(s, m0.id, None, False, m=m0)
+        s.donenote.sleep()            # interruptible: Ctrl-C raises KeyboardInterrupt here
+    except BaseException as e:        # KeyboardInterrupt, or a failure to start
+        s.lock.acquire()
+        if s.panic is None:
+            s.panic = e
+        s.lock.release()
+    finally:
+        _shutdown(s)
+    if s.panic is not None:
+        err = s.panic
+        s.panic = None
+        raise err
+    return s.result
+
+
+def _shutdown(s: Sched) -> None:
+    """Stop every M that can be stopped; close what the program leaves behind."""
+    initiate_exit(s)
+    for mp in list(s.allm):
+        mp.park.wakeup()
+    # let Ms finish the G they are running and leave; those still inside a G
+    # after that are stuck in it (a blocking call, a CPU loop) and abandoned
+    deadline = time.monotonic() + SHUTDOWN_SETTLE
+    while True:
+        unsettled = [mp for mp in list(s.allm)
+                     if not mp.dead and not mp.issys and mp.curg is None and mp.thread is not None]
+        if not unsettled or time.monotonic() > deadline:
+            break
+        time.sleep(0.0005)
+    held = set()
+    for mp in list(s.allm):
+        if not mp.dead:
+            g = mp.curg
+            if g is not None:
+                mp.abandoned = g      # closed by its own M at its next await (drop_abandoned)
+                held.add(id(g))
+    # abandoned goroutines: close their coroutines (runs their finally blocks, as
+    # garbage collection would, but deterministically and never mid-step).  If
+    # some M is neither gone nor inside a G, it may still pick one up: leave
+    # them all to garbage collection rather than race it.
+    if not unsettled:
+        for gp in list(s.allgs):
+            if id(gp) not in held:
+                close_g(s, gp)
+    s.poller.close()
+
+
+def close_g(s: Sched, gp: G) -> None:
+    """Close gp's coroutine if nobody runs it; whoever takes gp.coro under sched.lock closes it."""
+    s.lock.acquire()
+    c = gp.coro
+    if c is not None and gp.status in (_Grunnable, _Gwaiting):
+        gp.coro = None
+    else:
+        c = None
+    s.lock.release()
+    if c is not None:
+        try:
+            c.close()
+        except BaseException:
+            pass
+
+
+def drop_abandoned(m: M) -> None:
+    """An M of an ended program leaves: close the G it was stuck in when the program ended."""
+    gp = m.abandoned
+    if gp is not None:
+        m.abandoned = None
+        close_g(m.sched, gp)
+
+
+# ---------------------------------------------------------------- exit and fatal errors
+
+def gopanic(m: M, gp: G, e: BaseException) -> None:
+    """An exception escaped a goroutine: the program stops with it (Go's unrecovered panic)."""
+    s = m.sched
+    gp.status = _Gdead
+    m.curg = None
+    if gp is not s.main_g:
+        try:
+            e.add_note(f"(raised in goroutine {gp.goid}, {getattr(gp.coro, '__qualname__', '?')})")
+        except AttributeError:      # pragma: no cover - Python < 3.11
+            pass
+    fatal(s, e)
+
+
+def fatal(s: Sched, e: BaseException) -> None:
+    """Stop the program with e (an unrecovered panic, a deadlock, a runtime error)."""
+    s.lock.acquire()
+    if s.panic is None:
+        s.panic = e
+    s.lock.release()
+    initiate_exit(s)
+
+
+def initiate_exit(s: Sched, lockheld: bool = False) -> None:
+    if not lockheld:
+        s.lock.acquire()
+    s.exiting = True
+    s.stopflag = True
+    idle = list(s.midle)
+    s.midle.clear()
+    s.nmidle = 0
+    if not lockheld:
+        s.lock.release()
+    for mp in idle:
+        mp.park.wakeup()
+    s.stopnote.wakeup()
+    s.sysmonnote.wakeup()
+    if s.poller is not None:
+        s.poller.netpoll_break()
+    s.donenote.wakeup()
+
+
+# ---------------------------------------------------------------- checkdead
+
+def checkdead(s: Sched) -> None:
+    """Called with sched.lock held whenever the running-M count may drop to zero."""
+    if s.exiting:
+        return
+    run = s.mcount - s.nmidle - s.nmidlelocked - s.nmsys
+    if run > 0:
+        return
+    if run < 0:
+        _fatal_locked(s, RuntimeError(
+            f"checkdead: inconsistent counts mcount={s.mcount} nmidle={s.nmidle} "
+            f"nmidlelocked={s.nmidlelocked} nmsys={s.nmsys}"))
+        return
+    waiting = 0
+    for gp in s.allgs:
+        st = gp.status
+        if st == _Gwaiting:
+            waiting += 1
+        elif st == _Grunnable or st == _Grunning or st == _Gsyscall:
+            # a runtime bug, never the user's: say where the G sits, for the report
+            _fatal_locked(s, RuntimeError(f"checkdead: runnable g (G{gp.goid} status {st}); {_where(s, gp)}"))
+            return
+    if waiting == 0:
+        _fatal_locked(s, proc.Deadlock("no goroutines (main called runtime.Goexit) - deadlock!"))
+        return
+    for pp in s.allp:
+        if pp.timers is not None and pp.timers.len:
+            return
+    dumps = [describe(gp) for gp in s.allgs if gp.status == _Gwaiting]
+    _fatal_locked(s, proc.Deadlock("all goroutines are asleep - deadlock!", dumps))
+
+
+def _where(s: Sched, gp: G) -> str:
+    qs = [f"P{pp.id}(status {pp.status}): runq={gp in pp.runq} runnext={gp in pp.runnext}"
+          for pp in s.allp]
+    ms = [f"M{x.id}(p={x.p.id if x.p else None} blocked={x.blocked})" for x in s.allm]
+    return "; ".join(qs + [f"global={gp in s.runq}"] + ms)
+
+
+def _fatal_locked(s: Sched, e: BaseException) -> None:
+    if s.panic is None:
+        s.panic = e
+    initiate_exit(s, lockheld=True)
+
+
+# ---------------------------------------------------------------- helpers
+
+def _env_float(name: str, default: float) -> float:
+    v = os.environ.get(name)
+    if not v:
+        return default
+    try:
+        return float(v)
+    except ValueError:
+        raise ValueError(f"{name}={v!r} is not a number") from None
+
+
+def gil_enabled() -> bool:
+    f = getattr(sys, "_is_gil_enabled", None)
+    return True if f is None else bool(f())
