@@ -260,6 +260,18 @@ def ready(gp: G) -> None:
     if pp is None or s.global_only:
         globrunqput_wake(s, gp)
         return
+    if m.curg is None:             # type: ignore[union-attr]
+        # readied by the scheduler itself (a timer run between goroutines):
+        # there is no running G to share a time slice with, so the local queue's
+        # tail, as netpoll's injectglist does.  Go uses runnext here too, and a
+        # fast ticker then refills runnext at every round while the Gs it kicked
+        # to the queue never run (seen: 10 readers of a 1 ns Ticker, 25 s).
+        runqput_or_spill(s, pp, gp, False)
+        if pp.status == _Pdead:
+            flush_retired(m)        # type: ignore[arg-type]
+        if s.npidle and not s.nmspinning:
+            wakep(s)
+        return
     rn = pp.runnext
     if rn:
         try:

@@ -41,7 +41,7 @@ def stop_the_world(m: M, reason: str) -> None:
     after sysmon's grace is stuck in unmarked code (a blocking call, a CPU
     loop): it is retired as sysmon would (Go preempts it asynchronously), or
     the world would wait for the whole call."""
-    from .sysmon import UNMARKED_GRACE, retire_p
+    from .sysmon import retire_p, unmarked_grace
     s = m.sched
     s.lock.acquire()
     s.stopnote.clear()
@@ -69,6 +69,7 @@ def stop_the_world(m: M, reason: str) -> None:
     s.lock.release()
     s.poller.netpoll_break()
     since: dict[int, tuple[Any, float]] = {}     # P id -> (its G, when we first saw it stuck)
+    grace = unmarked_grace(s)
     while wait and not s.exiting:
         # the note only shortens the wait: stopwait under the lock decides
         s.stopnote.sleep(0.0001)
@@ -83,7 +84,7 @@ def stop_the_world(m: M, reason: str) -> None:
             seen = since.get(pp.id)
             if seen is None or seen[0] is not gp:
                 since[pp.id] = (gp, now)
-            elif now - seen[1] >= UNMARKED_GRACE:
+            elif now - seen[1] >= grace:
                 newp = retire_p(s, pp)
                 newp.status = _Pgcstop
                 s.stopwait -= 1

@@ -12,6 +12,7 @@ to 10 ms, and deep-sleeps when every P is idle.  Each round it:
 """
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -23,6 +24,7 @@ from .timers import Timers
 
 FORCE_PREEMPT = 0.010      # forcePreemptNS
 UNMARKED_GRACE = 0.001     # a G asked to yield that has not reached a trap 1 ms later is blocked
+GIL_WAIT_FACTOR = 2        # ... plus, with the GIL, this many switch intervals per other running P
 SYSCALL_RETAKE = 0.010     # a syscall this long is always retaken
 MIN_DELAY = 20e-6
 MAX_DELAY = 0.010
@@ -160,6 +162,26 @@ def incidlelocked(s: Any, v: int) -> None:
     s.lock.release()
 
 
+def unmarked_grace(s: Any) -> float:
+    """How long a G asked to yield may take to reach a trap before its M counts
+    as blocked in unmarked code.
+
+    With the GIL, an M whose goroutine is busy but fine can go a whole time
+    slice without running at all, just waiting for the GIL while the other
+    running Ms take turns (one switch interval each).  From outside, that M
+    looks exactly like one blocked in a C call: no progress, no CPU time.
+    Retiring it would only add a thread to the queue for the GIL (measured: 14
+    retires in 2 s with 4 busy Ps, 96 in 5 s in an earlier report), so the
+    grace covers that wait: GIL_WAIT_FACTOR switch intervals per other running
+    P.  Free-threaded, nobody waits for a GIL and 1 ms is enough."""
+    if not program.gil_enabled():
+        return UNMARKED_GRACE
+    others = s.gomaxprocs - s.npidle - 1
+    if others <= 0:
+        return UNMARKED_GRACE
+    return UNMARKED_GRACE + GIL_WAIT_FACTOR * others * sys.getswitchinterval()
+
+
 def preemptone(s: Any, pp: P, now: float) -> bool:
     """Ask pp's G to yield at its next trap; if it already was asked and has not
     reached one after the grace, its M is blocked in something gort cannot see:
@@ -173,10 +195,38 @@ def preemptone(s: Any, pp: P, now: float) -> bool:
     if not gp.preempt:
         gp.preempt = True
         preempt_flag[0] = True
-        pp.sysmontick[1] = now - FORCE_PREEMPT + UNMARKED_GRACE   # look again after the grace
+        pp.sysmontick[1] = now - FORCE_PREEMPT + unmarked_grace(s)   # look again after the grace
         s.npreempt += 1
         return True
+    if program.gil_enabled() and not handoff_helps(s, pp, now):
+        return False
     return retake_running(s, pp, mp, pp.schedtick)
+
+
+def handoff_helps(s: Any, pp: P, now: float) -> bool:
+    """With the GIL: would retiring stuck pp let anything run sooner?
+
+    Its own queue and timers are served by nobody else (other Ps steal only
+    when idle), and the global queue by any P that is making progress.  When
+    neither applies the retire gains nothing under the GIL (one thread runs
+    Python at a time anyway) and costs a thread; and since an M that only
+    waits for the GIL looks blocked from outside (unmarked_grace), it is often
+    not stuck at all.  sysmon asks again at every round, so a P that gets
+    work later is retired then.  Go's syscall retake skips a P with an empty
+    queue for the same reason (proc.go retake: runqempty && nmspinning+npidle > 0)."""
+    if not pp.runqempty():
+        return True
+    ts = pp.timers
+    if ts is not None and ts.len:
+        w = ts.wake_time()
+        if w and w <= now + 2 * MAX_DELAY:
+            return True
+    if not s.runq:
+        return False
+    for p2 in list(s.allp):
+        if p2 is not pp and p2.status == _Prunning and p2.sysmontick[1] + FORCE_PREEMPT > now:
+            return False
+    return True
 
 
 def retire_p(s: Any, pp: P) -> P:
