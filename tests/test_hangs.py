@@ -47,7 +47,7 @@ def cpu_for(seconds: float) -> int:
     return n
 
 
-# ---------------------------------------------------------------- 1. a retired goroutine calls into the runtime
+# -------------------------------------------------------------- 1. a retired goroutine calls the runtime
 
 @pytest.mark.parametrize("procs", PROCS)
 def test_retired_goroutine_starts_and_wakes_others_while_every_p_is_busy(procs):
