@@ -46,8 +46,14 @@ def run(main: Callable[..., Awaitable[Any]], *args: Any, procs: Optional[int] = 
     """Run `main(*args)` as goroutine 1 and return its result.
 
     Bootstraps like Go: schedinit (GOMAXPROCS Ps) -> newproc(main) -> mstart
-    on the calling thread as m0 -> schedule.  When main returns, the program's
-    other goroutines are abandoned (as in Go) and every M is stopped.
+    of M0 -> schedule.  main runs on an M thread like every goroutine; the
+    calling thread only waits, so `run` returns (or raises) as soon as main
+    does, whatever the other goroutines are doing, and Ctrl-C raises
+    KeyboardInterrupt here at once.  The other goroutines are abandoned, as in
+    Go: parked ones are closed before `run` returns (their `finally` blocks
+    run), one stuck in a blocking call is closed at its next await, and a
+    `gort.go` it makes before that raises RuntimeError; nothing of an ended
+    program ever touches a later one.
 
     procs: GOMAXPROCS for this run (default: `GORT_MAXPROCS`, else the
     measured default, see README).  Raises the first exception that escapes
