@@ -91,7 +91,11 @@ def _run(main: Callable[..., Any], args: tuple, procs: Optional[int]) -> Any:
             log.debug("mstart: M0 on thread gort-M0; schedule() (the calling thread %s waits "
                       "for the program to end)", threading.current_thread().name)
         proc.newm(s, m0.id, None, False, m=m0)
-        s.donenote.sleep()            # interruptible: Ctrl-C raises KeyboardInterrupt here
+        # Ctrl-C raises KeyboardInterrupt here.  Wake up now and then: a signal
+        # the kernel delivers to another thread does not interrupt this wait
+        # (seen on 3.13t), and the handler only runs when this thread runs.
+        while not s.donenote.sleep(0.05):
+            pass
     except BaseException as e:        # KeyboardInterrupt, or a failure to start
         s.lock.acquire()
         if s.panic is None:
@@ -112,11 +116,13 @@ def _shutdown(s: Sched) -> None:
     for mp in list(s.allm):
         mp.park.wakeup()
     # let Ms finish the G they are running and leave; those still inside a G
-    # after that are stuck in it (a blocking call, a CPU loop) and abandoned
+    # after that are stuck in it (a blocking call, a CPU loop) and abandoned.
+    # A parked M (blocked) picks up nothing more: it sees the exit when it wakes.
     deadline = time.monotonic() + SHUTDOWN_SETTLE
     while True:
         unsettled = [mp for mp in list(s.allm)
-                     if not mp.dead and not mp.issys and mp.curg is None and mp.thread is not None]
+                     if not (mp.dead or mp.issys or mp.blocked or mp.curg is not None)
+                     and mp.thread is not None]
         if not unsettled or time.monotonic() > deadline:
             break
         time.sleep(0.0005)

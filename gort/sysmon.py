@@ -12,6 +12,7 @@ to 10 ms, and deep-sleeps when every P is idle.  Each round it:
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Any
@@ -29,6 +30,7 @@ SYSCALL_RETAKE = 0.010     # a syscall this long is always retaken
 MIN_DELAY = 20e-6
 MAX_DELAY = 0.010
 IDLE_ROUNDS = 50
+NCPU = os.cpu_count() or 1
 schedtrace_ms = 0          # from GORT_SCHEDTRACE, set by program.run
 
 
@@ -173,8 +175,9 @@ def unmarked_grace(s: Any) -> float:
     Retiring it would only add a thread to the queue for the GIL (measured: 14
     retires in 2 s with 4 busy Ps, 96 in 5 s in an earlier report), so the
     grace covers that wait: GIL_WAIT_FACTOR switch intervals per other running
-    P.  Free-threaded, nobody waits for a GIL and 1 ms is enough."""
-    if not program.gil_enabled():
+    P.  Free-threaded, nobody waits for a GIL and 1 ms is enough, unless Ps
+    outnumber CPUs: then an M waits for a CPU the same way."""
+    if threads_add_capacity(s):
         return UNMARKED_GRACE
     others = s.gomaxprocs - s.npidle - 1
     if others <= 0:
@@ -198,20 +201,25 @@ def preemptone(s: Any, pp: P, now: float) -> bool:
         pp.sysmontick[1] = now - FORCE_PREEMPT + unmarked_grace(s)   # look again after the grace
         s.npreempt += 1
         return True
-    if program.gil_enabled() and not handoff_helps(s, pp, now):
+    if not threads_add_capacity(s) and not handoff_helps(s, pp, now):
         return False
     return retake_running(s, pp, mp, pp.schedtick)
 
 
+def threads_add_capacity(s: Any) -> bool:
+    """Would one more thread running goroutines run more of them?  Not with the
+    GIL (one thread runs Python at a time), nor when Ps already outnumber CPUs."""
+    return not program.gil_enabled() and s.gomaxprocs <= NCPU
+
+
 def handoff_helps(s: Any, pp: P, now: float) -> bool:
-    """With the GIL: would retiring stuck pp let anything run sooner?
+    """When threads add no capacity: would retiring stuck pp let anything run sooner?
 
     Its own queue and timers are served by nobody else (other Ps steal only
     when idle), and the global queue by any P that is making progress.  When
-    neither applies the retire gains nothing under the GIL (one thread runs
-    Python at a time anyway) and costs a thread; and since an M that only
-    waits for the GIL looks blocked from outside (unmarked_grace), it is often
-    not stuck at all.  sysmon asks again at every round, so a P that gets
+    neither applies the retire gains nothing and costs a thread; and since an
+    M that only waits for the GIL (or a CPU) looks blocked from outside
+    (unmarked_grace), it is often not stuck at all.  sysmon asks again at every round, so a P that gets
     work later is retired then.  Go's syscall retake skips a P with an empty
     queue for the same reason (proc.go retake: runqempty && nmspinning+npidle > 0)."""
     if not pp.runqempty():
