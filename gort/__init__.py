@@ -84,15 +84,7 @@ def goid() -> int:
     return _proc.goid()
 
 
-def select(*cases: Case, default: bool = False) -> Awaitable[tuple[int, Any, bool]]:
-    """`i, v, ok = await gort.select(gort.recv(a), gort.send(b, x), default=False)`.
-
-    i is the index of the case that fired; (v, ok) is as `recv_ok` for a receive
-    case and (None, True) for a send case; with default=True and no case ready:
-    (-1, None, False).  Cases on a None channel never fire; no cases and no
-    default blocks forever.  Ready cases are chosen uniformly at random.
-    """
-    return _select(*cases, default=default)
+select = _select                 # `i, v, ok = await gort.select(...)` (see gort.select.select)
 
 
 def stats() -> dict[str, Any]:

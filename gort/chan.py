@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import threading
 import types
-from typing import Any, AsyncIterator, Generic, Optional, TypeVar
+from typing import Any, AsyncIterator, Generator, Generic, Optional, TypeVar
 
 from .g import (G, preempt_flag, waitReasonChanReceive,
                 waitReasonChanReceiveNilChan, waitReasonChanSend,
                 waitReasonChanSendNilChan)
+from .debug import awaitable
 from .proc import _nogo, _tls, park_forever, preempt_point, ready
 
 T = TypeVar("T")
@@ -163,8 +164,9 @@ class Chan(Generic[T]):
         sg.next = sg.prev = None
 
     # ---- send ----
+    @awaitable
     @types.coroutine
-    def send(self, v: T) -> Any:
+    def send(self, v: T) -> Generator[Any, Any, None]:
         """Send v; block until a receiver takes it or there is buffer space."""
         lock = self.lock
         lock.acquire()
@@ -270,8 +272,9 @@ class Chan(Generic[T]):
         self.sendx = i
         return v
 
+    @awaitable
     @types.coroutine
-    def recv(self, _mode: int = 0) -> Any:
+    def recv(self, _mode: int = 0) -> Generator[Any, Any, Any]:
         """Receive a value; None once closed and drained (Go's zero value).
 
         One body serves recv (mode 0), recv_ok (1) and `async for` (2): the

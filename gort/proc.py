@@ -26,10 +26,11 @@ Thread-safety rules (no reliance on the GIL):
 """
 from __future__ import annotations
 
+import functools
 import signal
 import threading
 import types
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Generator, Optional
 
 from . import g as _g
 from .g import G, _Gdead, _Grunnable, _Grunning, _Gwaiting
@@ -38,6 +39,7 @@ from .p import (GFREE_KEEP, GFREE_MAX, GOID_CACHE_BATCH, P, _Pdead, _Pgcstop,
                 _Pidle, _Prunning, runqget, runqput, runqsteal)
 from .sched import MAXMCOUNT, Sched
 from . import program, timers
+from .debug import awaitable
 from .timers import check_p as _check_timers
 
 STEAL_TRIES = 4          # stealTries
@@ -95,20 +97,65 @@ def cursched() -> Sched:
 
 # ---------------------------------------------------------------- newproc
 
-def check_async(fn: Any, what: str) -> None:
+def is_async(fn: Any) -> bool:
+    """fn returns something to await: an async function, a gort operation
+    (`ch.send`, `wg.wait`, `gort.sleep`: generator-based awaitables), or a
+    partial or bound method of one."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
     code = getattr(fn, "__code__", None)
     if code is not None and code.co_flags & 0x180:   # CO_COROUTINE | CO_ITERABLE_COROUTINE
+        return True
+    if getattr(fn, "_gort_awaitable", False):       # a gort operation wrapped by the debug checks
+        return True
+    import inspect
+    return inspect.iscoroutinefunction(fn)
+
+
+def check_async(fn: Any, what: str) -> None:
+    if is_async(fn):
         return
     if isinstance(fn, types.CoroutineType):
         fn.close()
         raise TypeError(f"{what}: pass the async function and its arguments, not a coroutine "
                         f"object: {what}(f, x), not {what}(f(x))")
-    import inspect
     if not callable(fn):
         raise TypeError(f"{what}: {fn!r} is not callable")
-    if not inspect.iscoroutinefunction(fn):
-        raise TypeError(f"{what}: {getattr(fn, '__qualname__', fn)!r} is not an async function "
-                        "(goroutines are `async def` functions)")
+    raise TypeError(f"{what}: {getattr(fn, '__qualname__', fn)!r} is not an async function "
+                    "(goroutines are `async def` functions, or functions returning a gort awaitable)")
+
+
+async def _drive(aw: Any) -> Any:
+    return await aw
+
+
+def as_coroutine(r: Any, fn: Any, what: str) -> Any:
+    """A coroutine for a goroutine's body from what fn returned: itself, or a
+    coroutine awaiting it (a gort operation such as `gort.go(ch.send, v)`)."""
+    if type(r) is types.CoroutineType:
+        return r
+    if hasattr(r, "__await__") or (type(r) is types.GeneratorType and r.gi_code.co_flags & 0x100):
+        return _drive(r)
+    raise TypeError(f"{what}: {getattr(fn, '__qualname__', fn)!r} returned "
+                    f"{type(r).__name__}, not an awaitable")
+
+
+async def _call(fn: Any, args: tuple, kwargs: dict) -> Any:
+    r = fn(*args, **kwargs)
+    if hasattr(r, "__await__") or (type(r) is types.GeneratorType and r.gi_code.co_flags & 0x100):
+        r = await r
+    return r
+
+
+def callback_coroutine(fn: Any, args: tuple, what: str, kwargs: Optional[dict] = None) -> Any:
+    """A goroutine body for a callback (after_func, context.after_func...): an
+    async function, a function returning a gort awaitable, or a plain function,
+    which then runs in its own goroutine (as Go's AfterFunc runs f)."""
+    if isinstance(fn, types.CoroutineType):
+        check_async(fn, what)             # raises the "pass the function" error
+    if not callable(fn):
+        raise TypeError(f"{what}: {fn!r} is not callable")
+    return _call(fn, args, kwargs or {})
 
 
 def _newgoid(s: Sched, pp: Optional[P]) -> int:
@@ -221,7 +268,9 @@ def newproc(coro: Any, m: Optional[M], s: Optional[Sched] = None) -> G:
 def go(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     """Start `fn(*args, **kwargs)` as a new goroutine (Go's `go` statement).
 
-    The new G goes to the current P's runnext.  `fn` must be an async function.
+    The new G goes to the current P's runnext.  `fn` is an async function, or
+    any function returning a gort awaitable (`gort.go(ch.send, v)`,
+    `gort.go(wg.wait)`, `gort.go(gort.sleep, 1)`).
     """
     m = _tls.m
     if m is None or not m.sched.main_started:
@@ -231,7 +280,7 @@ def go(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     check_async(fn, "gort.go")
     coro = fn(*args, **kwargs)
     if type(coro) is not types.CoroutineType:
-        raise TypeError(f"gort.go: {fn!r} returned {type(coro).__name__}, not a coroutine")
+        coro = as_coroutine(coro, fn, "gort.go")
     newproc(coro, m)
 
 
@@ -306,12 +355,28 @@ def injectglist(s: Sched, gs: list[G]) -> None:
     wakep(s)
 
 
+class _Yield:
+    """What a goroutine yields to its M to give up the P (Gosched, preemption).
+
+    A sentinel, not None: asyncio's sleep(0) yields None, and it must not pass
+    for a gort yield (see foreign_await)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<gort yield>"
+
+
+YIELD = _Yield()
+
+
+@awaitable
 @types.coroutine
-def gosched() -> Any:
+def gosched() -> Generator[Any, Any, None]:
     """Yield the P: the G goes to the global queue tail (Go's Gosched)."""
     if _tls.m is None:
         raise _nogo("gort.gosched")
-    yield None
+    yield YIELD
 
 
 @types.coroutine
@@ -335,7 +400,7 @@ def preempt_point() -> Any:
     (Go's stackguard0 = stackPreempt check in a function prologue)."""
     m = _tls.m
     if m is not None and m.curg is not None and m.curg.preempt:
-        yield None
+        yield YIELD
 
 
 # ---------------------------------------------------------------- Ps and Ms
@@ -628,6 +693,7 @@ def schedule(m: M) -> None:
     """
     s = m.sched
     FAIR = FAIRNESS_TICK
+    YLD = YIELD
     grunq = s.runq                     # the global queue (same deque for the whole run)
     while True:
         pp = m.p
@@ -721,7 +787,7 @@ def schedule(m: M) -> None:
             except BaseException as e:
                 program.gopanic(m, gp, e)
                 break
-            if req is None:
+            if req is YLD:
                 # Gosched / preemption: to the global queue tail
                 gp.status = _Grunnable
                 m.curg = None
@@ -752,10 +818,86 @@ def schedule(m: M) -> None:
                 break
             gp.status = _Grunnable
             m.curg = None
+            if not isinstance(req, Trap):
+                req = ForeignAwait(req)   # something gort does not drive: a TypeError at its await
             if not req.trap(m, gp) or m.p is None:
                 break                     # handed off, or the trap lost the P
         if m.exiting:                     # its locked G exited: the thread goes with it
             return
+
+
+_FOREIGN_LIBS = ("asyncio", "trio", "curio", "anyio", "gevent", "tornado", "twisted", "concurrent")
+
+
+def _awaited(gp: G, req: Any) -> str:
+    """What gp's innermost user frame is awaiting, for the error message."""
+    chain: list[Any] = []
+    c = gp.coro
+    while c is not None and len(chain) < 64:
+        chain.append(c)
+        c = getattr(c, "cr_await", None) or getattr(c, "gi_yieldfrom", None)
+    for i in range(len(chain) - 1, -1, -1):
+        code = getattr(chain[i], "cr_code", None) or getattr(chain[i], "gi_code", None)
+        fn = code.co_filename if code is not None else ""
+        lib = next((x for x in _FOREIGN_LIBS if f"/{x}/" in fn or fn.endswith(f"/{x}.py")), None)
+        if lib is None and i + 1 < len(chain):
+            obj = chain[i + 1]
+            ocode = getattr(obj, "cr_code", None) or getattr(obj, "gi_code", None)
+            name = getattr(obj, "__qualname__", type(obj).__name__)
+            if ocode is not None:
+                olib = next((x for x in _FOREIGN_LIBS if f"/{x}/" in ocode.co_filename), None)
+                if olib:
+                    name = f"{olib}.{name}"
+            return f"{name} ({type(obj).__name__})"
+    return f"an awaitable that yielded {req!r}"
+
+
+class ForeignAwait(Trap):
+    """gp awaited something gort does not drive (asyncio.sleep, a trio call, a
+    custom __await__): it yielded a value no gort operation yields.  Raise a
+    TypeError in the goroutine, at its await, and go on with whatever it does
+    next (the slow twin of schedule()'s dispatch: this is never hot)."""
+
+    __slots__ = ("req",)
+
+    def __init__(self, req: Any) -> None:
+        self.req = req
+
+    def trap(self, m: M, gp: G) -> bool:
+        s = m.sched
+        req = self.req
+        for _ in range(100):
+            err = TypeError(
+                f"goroutine {gp.goid} awaited {_awaited(gp, req)}, which gort cannot run: a "
+                "goroutine can await only gort's own operations (channels, select, sleep, "
+                "sync, syscall...).  Run asyncio code with `await gort.aio.run(coro)`; call "
+                "blocking code with `await gort.syscall(fn, *args)`.")
+            m.curg = gp
+            gp.status = _Grunning
+            try:
+                req = gp.coro.throw(err)
+            except StopIteration as e:
+                goexit0(m, gp, e.value)
+                return False
+            except BaseException as e:
+                program.gopanic(m, gp, e)
+                return False
+            m.curg = None
+            if req is YIELD:
+                gp.status = _Grunnable
+                s.runq.append(gp)
+                wakep(s)
+                return False
+            t = type(req)
+            if t is _MethodType or t is _FunctionType or t is _BuiltinMethodType:
+                gp.status = _Gwaiting
+                gp.waitsince = s.now
+                return req() is False
+            gp.status = _Grunnable
+            if isinstance(req, Trap):
+                return req.trap(m, gp)
+        program.gopanic(m, gp, RuntimeError(f"goroutine {gp.goid} keeps awaiting foreign awaitables"))
+        return False
 
 
 def reacquirep(m: M) -> None:

@@ -22,7 +22,6 @@ import os
 import sys
 import threading
 import time
-import types
 from typing import Any, Callable, Optional
 
 from . import netpoll, proc, procresize
@@ -64,9 +63,7 @@ def _run(main: Callable[..., Any], args: tuple, procs: Optional[int]) -> Any:
     idle_exit = _env_float("GORT_IDLE_M_EXIT", IDLE_M_EXIT)
     schedtrace = int(_env_float("GORT_SCHEDTRACE", 0))
     nprocs = procs or procresize._default_procs or procresize.default_procs()
-    coro = main(*args)
-    if type(coro) is not types.CoroutineType:
-        raise TypeError(f"gort.run: {main!r} returned {type(coro).__name__}, not a coroutine")
+    coro = proc.as_coroutine(main(*args), main, "gort.run")
     proc.sched = s
     dbg = log.isEnabledFor(logging.DEBUG)
     s.idle_m_exit = idle_exit
@@ -115,33 +112,52 @@ def _shutdown(s: Sched) -> None:
     initiate_exit(s)
     for mp in list(s.allm):
         mp.park.wakeup()
-    # let Ms finish the G they are running and leave; those still inside a G
+    # Let Ms finish the G they are running and leave; those still inside a G
     # after that are stuck in it (a blocking call, a CPU loop) and abandoned.
-    # A parked M (blocked) picks up nothing more: it sees the exit when it wakes.
-    deadline = time.monotonic() + SHUTDOWN_SETTLE
-    while True:
-        unsettled = [mp for mp in list(s.allm)
-                     if not (mp.dead or mp.issys or mp.blocked or mp.curg is not None)
-                     and mp.thread is not None]
-        if not unsettled or time.monotonic() > deadline:
-            break
+    if _settled(s, time.monotonic() + SHUTDOWN_SETTLE):
+        _close_abandoned(s)
+    else:
+        # an M is still on its way out (a busy machine, the GIL): close the rest
+        # once it is gone, without keeping gort.run from returning
+        threading.Thread(target=_reap, args=(s,), name="gort-reaper", daemon=True).start()
+    s.poller.close()
+
+
+def _unsettled(s: Sched) -> list[M]:
+    """Ms that could still pick up a G: neither gone, nor parked (a parked M sees
+    the exit when it wakes), nor inside a G, nor sysmon."""
+    return [mp for mp in list(s.allm)
+            if not (mp.dead or mp.issys or mp.blocked or mp.curg is not None)
+            and mp.thread is not None]
+
+
+def _settled(s: Sched, deadline: float) -> bool:
+    while _unsettled(s):
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.0005)
+    return True
+
+
+def _reap(s: Sched) -> None:
+    if _settled(s, time.monotonic() + 10.0):
+        _close_abandoned(s)
+
+
+def _close_abandoned(s: Sched) -> None:
+    """Close the coroutines of abandoned goroutines: runs their finally blocks, as
+    garbage collection would, but deterministically and never mid-step.  A G an
+    M is stuck in is closed by that M at its next await (drop_abandoned)."""
     held = set()
     for mp in list(s.allm):
         if not mp.dead:
             g = mp.curg
             if g is not None:
-                mp.abandoned = g      # closed by its own M at its next await (drop_abandoned)
+                mp.abandoned = g
                 held.add(id(g))
-    # abandoned goroutines: close their coroutines (runs their finally blocks, as
-    # garbage collection would, but deterministically and never mid-step).  If
-    # some M is neither gone nor inside a G, it may still pick one up: leave
-    # them all to garbage collection rather than race it.
-    if not unsettled:
-        for gp in list(s.allgs):
-            if id(gp) not in held:
-                close_g(s, gp)
-    s.poller.close()
+    for gp in list(s.allgs):
+        if id(gp) not in held:
+            close_g(s, gp)
 
 
 def close_g(s: Sched, gp: G) -> None:
@@ -176,10 +192,10 @@ def gopanic(m: M, gp: G, e: BaseException) -> None:
     gp.status = _Gdead
     m.curg = None
     if gp is not s.main_g:
-        try:
-            e.add_note(f"(raised in goroutine {gp.goid}, {getattr(gp.coro, '__qualname__', '?')})")
-        except AttributeError:      # pragma: no cover - Python < 3.11
-            pass
+        e.add_note(f"(raised in goroutine {gp.goid}, {getattr(gp.coro, '__qualname__', '?')})")
+    if isinstance(e, RuntimeError) and "no running event loop" in str(e):
+        e.add_note("gort goroutines are not asyncio tasks: run asyncio code with "
+                   "`await gort.aio.run(coro)`")
     fatal(s, e)
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import random
 import threading
 import types
-from typing import Any, Optional
+from typing import Any, Generator, Optional
 
 from .chan import Chan, ClosedChannelError, SelSudog
 from .g import preempt_flag, waitReasonSelect, waitReasonSelectNoCases
+from .debug import awaitable
 from .proc import _nogo, _tls, park_forever, preempt_point, ready
 
 _random = random.random
@@ -56,9 +57,16 @@ def _unlock_all(chans: list[Chan]) -> None:
         c.lock.release()
 
 
+@awaitable
 @types.coroutine
-def select(*cases: Case, default: bool = False) -> Any:
-    """Wait on several channel operations; see gort.select."""
+def select(*cases: Case, default: bool = False) -> Generator[Any, Any, tuple[int, Any, bool]]:
+    """`i, v, ok = await gort.select(gort.recv(a), gort.send(b, x), default=False)`.
+
+    i is the index of the case that fired; (v, ok) is as `recv_ok` for a receive
+    case and (None, True) for a send case; with default=True and no case ready:
+    (-1, None, False).  Cases on a None channel never fire; no cases and no
+    default blocks forever.  Ready cases are chosen uniformly at random.
+    """
     # pollorder: nil-channel cases dropped, the rest shuffled (inside-out Fisher-Yates)
     order: list[int] = []
     for i, cs in enumerate(cases):

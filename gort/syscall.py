@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import inspect
 import types
-from typing import Any, Callable
+from typing import Any, Callable, Generator
 
 from . import proc
 from .g import G, _Grunning, _Gsyscall, preempt_flag
 from .m import M
 from .p import _Pdead, _Pgcstop, _Pidle, _Psyscall
+from .debug import awaitable
 from .proc import Trap, _nogo, _tls
 
 
@@ -106,8 +107,9 @@ class _ExitSyscallSlow(Trap):
 _exit_slow = _ExitSyscallSlow()
 
 
+@awaitable
 @types.coroutine
-def syscall(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def syscall(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
     """Run the blocking fn(*args, **kwargs) on this goroutine's M; its P may move on meanwhile."""
     m = _tls.m
     if m is None or m.curg is None:
@@ -136,7 +138,7 @@ def syscall(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     if not exitsyscall(m, gp):
         yield _exit_slow
     elif preempt_flag[0] and gp.preempt:
-        yield None
+        yield proc.YIELD
     return r
 
 

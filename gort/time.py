@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 
 from .chan import Chan
 from .g import G, waitReasonSleep
+from .proc import YIELD as _YIELD
 from .proc import _nogo, _tls, check_async, newproc, ready
 from .timers import Timer as _RTimer
 
@@ -32,7 +33,7 @@ def sleep(seconds: float) -> Any:
     if not seconds > 0:
         if seconds != seconds:
             raise ValueError("gort.sleep: duration is NaN")
-        yield None
+        yield _YIELD
         return
     gp = m.curg
     t = gp.timer

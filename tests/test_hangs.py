@@ -518,6 +518,9 @@ def test_shutdown_closes_parked_goroutines_and_leaves_stuck_ones_to_their_thread
         await gort.sleep(0.05)
 
     run_bounded(main, procs=2)
+    end = time.monotonic() + 10            # closed before run returns, or by the reaper soon after
+    while not closed and time.monotonic() < end:
+        time.sleep(0.01)
     assert closed == ["parked"]
     assert stuck_closed.wait(10), "the stuck goroutine was never closed after its call returned"
 
