@@ -29,14 +29,15 @@ from .select import select as _select
 from .sync import Cond, ErrGroup, Mutex, Once, RWMutex, Semaphore, WaitGroup
 from .syscall import lock_os_thread, syscall, unlock_os_thread
 from .time import Ticker, Timer, after, after_func, sleep, tick
-from . import context, trace
+from . import aio, context, trace
 
 __all__ = [
     "run", "go", "gosched", "gomaxprocs", "num_goroutine", "goid", "Deadlock",
     "ThreadExhaustion", "Chan", "ClosedChannelError", "select", "recv", "send",
     "Case", "stats", "sleep", "after", "tick", "Timer", "Ticker", "after_func",
     "syscall", "lock_os_thread", "unlock_os_thread", "num_thread",
-    "context", "trace", "Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Semaphore", "ErrGroup",
+    "context", "trace", "aio", "start", "stop", "submit",
+    "Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Semaphore", "ErrGroup",
 ]
 
 __version__ = "0.1.0"
@@ -63,6 +64,9 @@ def run(main: Callable[..., Awaitable[Any]], *args: Any, procs: Optional[int] = 
 
 
 gosched = _proc.gosched          # `await gort.gosched()`: yield the P (global queue tail)
+start = _program.start           # a background runtime for asyncio and threaded programs
+stop = _program.stop
+submit = _program.submit         # fn in a goroutine, from any thread -> concurrent.futures.Future
 go = _proc.go                    # the hot API is bound directly: no wrapper call per use
 
 

@@ -39,6 +39,7 @@ waitReasonSyncRWMutexLock = "sync.RWMutex.Lock"
 waitReasonSyncWaitGroupWait = "sync.WaitGroup.Wait"
 waitReasonPreempted = "preempted"
 waitReasonStoppingTheWorld = "stopping the world"
+waitReasonAio = "gort.aio.run"              # gort's own: waiting for an asyncio awaitable
 
 
 # Set by sysmon while some G has a preemption request pending: the fast paths

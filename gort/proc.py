@@ -219,13 +219,19 @@ def runqput_or_spill(s: Sched, pp: P, gp: G, next: bool) -> None:
 
 def globrunqput_wake(s: Sched, gp: G) -> None:
     """A P-less caller makes gp runnable (Go's injectglist without a P): the
-    global queue under sched.lock, then wakep.  A busy M takes it within 61
-    schedticks even when no P is idle."""
+    global queue, then wakep, under one hold of sched.lock.  A busy M takes it
+    within 61 schedticks even when no P is idle.  One hold, because the caller
+    may be no M at all (a foreign thread): between the put and the wake-up
+    checkdead would see a runnable G and no running M."""
     s.lock.acquire()
     s.runq.append(gp)
+    if s.main_started and s.npidle and not s.nmspinning and not s.stopflag:
+        pp = s.pidlegetSpinning()
+        if pp is not None:
+            s.nmspinning += 1
+            startm(s, pp, True, lockheld=True)    # releases the lock
+            return
     s.lock.release()
-    if s.main_started:              # the bootstrap starts M0 itself
-        wakep(s)
 
 
 def _mine(m: Optional[M]) -> Optional[P]:
@@ -286,19 +292,22 @@ def go(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
 
 # ---------------------------------------------------------------- ready / park
 
-def ready(gp: G) -> None:
+def ready(gp: G, s: Optional[Sched] = None) -> None:
     """goready: make a parked G runnable in the caller's P's runnext, then wakep.
 
     runqput(pp, gp, next=True) is inlined: this runs on every channel hand-off.
     A caller without a P of its own (sysmon, a thread in a syscall or stuck in
-    unmarked code, a foreign thread) puts gp on the global queue instead.
+    unmarked code, a foreign thread) puts gp on the global queue instead.  A
+    thread that is no M passes gp's program as s when it knows it (else the
+    running program is assumed).
     """
     if gp.status != _Gwaiting:
         raise RuntimeError(f"bad g->status in ready: G{gp.goid} is {_g.GSTATUS_NAMES.get(gp.status)}")
     gp.status = _Grunnable
     m = _tls.m
     if m is None:
-        s = sched
+        if s is None:
+            s = sched
         pp = None
     else:
         s = m.sched

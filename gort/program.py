@@ -17,6 +17,7 @@ end are closed by `gort.run` before it returns.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import os
 import sys
@@ -37,7 +38,8 @@ SHUTDOWN_SETTLE = 0.030  # how long run() lets Ms finish the G they run before i
 _run_lock = threading.Lock()         # one program at a time per process
 
 
-def run(main: Callable[..., Any], *args: Any, procs: Optional[int] = None) -> Any:
+def run(main: Callable[..., Any], *args: Any, procs: Optional[int] = None,
+        _background: bool = False) -> Any:
     proc.check_async(main, "gort.run")
     if procs is not None:
         procs = procresize._check_procs(procs, "procs")
@@ -48,12 +50,12 @@ def run(main: Callable[..., Any], *args: Any, procs: Optional[int] = None) -> An
     if not _run_lock.acquire(False):
         raise RuntimeError("gort.run is already running in this process (another thread)")
     try:
-        return _run(main, args, procs)
+        return _run(main, args, procs, _background)
     finally:
         _run_lock.release()
 
 
-def _run(main: Callable[..., Any], args: tuple, procs: Optional[int]) -> Any:
+def _run(main: Callable[..., Any], args: tuple, procs: Optional[int], background: bool = False) -> Any:
     from . import sysmon
     mode = os.environ.get("GORT_SCHED", "gmp")
     if mode not in ("gmp", "global"):
@@ -64,6 +66,7 @@ def _run(main: Callable[..., Any], args: tuple, procs: Optional[int]) -> Any:
     schedtrace = int(_env_float("GORT_SCHEDTRACE", 0))
     nprocs = procs or procresize._default_procs or procresize.default_procs()
     coro = proc.as_coroutine(main(*args), main, "gort.run")
+    s.checkdead = not background
     proc.sched = s
     dbg = log.isEnabledFor(logging.DEBUG)
     s.idle_m_exit = idle_exit
@@ -110,6 +113,9 @@ def _run(main: Callable[..., Any], args: tuple, procs: Optional[int]) -> Any:
 def _shutdown(s: Sched) -> None:
     """Stop every M that can be stopped; close what the program leaves behind."""
     initiate_exit(s)
+    if s.aio is not None:
+        from . import aio
+        aio.close(s)
     for mp in list(s.allm):
         mp.park.wakeup()
     # Let Ms finish the G they are running and leave; those still inside a G
@@ -184,6 +190,105 @@ def drop_abandoned(m: M) -> None:
         close_g(m.sched, gp)
 
 
+# ---------------------------------------------------------------- a background runtime
+
+class _Background:
+    """The program gort.start() runs on a thread of its own."""
+
+    def __init__(self) -> None:
+        self.thread: Optional[threading.Thread] = None
+        self.sched: Optional[Sched] = None
+        self.stopch: Any = None
+        self.error: Optional[BaseException] = None
+
+
+_bg: Optional[_Background] = None
+_bg_lock = threading.Lock()
+
+
+def start(procs: Optional[int] = None) -> None:
+    """Start a gort program with no main, for asyncio and threaded programs to
+    submit work to (`submit`); it lives until `stop()`.  checkdead is off, as
+    Go's is for a library (-buildmode=c-shared): no goroutine may be running
+    while the program waits for work."""
+    global _bg
+    from .chan import Chan
+    with _bg_lock:
+        if _bg is not None:
+            raise RuntimeError("gort.start: a background runtime is already running (gort.stop() it first)")
+        bg = _Background()
+        bg.stopch = Chan()
+        ready = threading.Event()
+
+        async def main() -> None:
+            bg.sched = proc._tls.m.sched      # type: ignore[union-attr]
+            ready.set()
+            await bg.stopch.recv()            # until gort.stop() closes it
+
+        def body() -> None:
+            try:
+                run(main, procs=procs, _background=True)
+            except BaseException as e:        # reported by stop()
+                bg.error = e
+            finally:
+                ready.set()
+
+        bg.thread = threading.Thread(target=body, name="gort-background", daemon=True)
+        bg.thread.start()
+        ready.wait()
+        if bg.sched is None:                  # it failed to start (another gort.run is running...)
+            bg.thread.join()
+            err = bg.error
+            raise err if err is not None else RuntimeError("gort.start: the runtime did not start")
+        _bg = bg
+
+
+def stop(timeout: Optional[float] = None) -> None:
+    """Stop the background runtime: its main returns, the program ends as a
+    gort.run does (abandoned goroutines are closed).  Raises what escaped a
+    goroutine, if anything did."""
+    global _bg
+    with _bg_lock:
+        bg, _bg = _bg, None
+    if bg is None:
+        raise RuntimeError("gort.stop: no background runtime (start one with gort.start())")
+    bg.stopch.close()                         # safe from any thread
+    assert bg.thread is not None
+    bg.thread.join(timeout)
+    if bg.error is not None:
+        raise bg.error
+
+
+def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+    """Run fn(*args, **kwargs) in a new goroutine of the running program, from
+    any thread; return a concurrent.futures.Future of its result.  fn is an
+    async function, a function returning a gort awaitable, or a plain function
+    (it then runs inside the goroutine).  Its exception goes to the future,
+    not to the program.  From asyncio: `await asyncio.wrap_future(gort.submit(f, x))`."""
+    m = proc._tls.m
+    s = m.sched if m is not None else proc.sched
+    if not s.main_started or s.exiting:
+        raise RuntimeError("gort.submit: no running gort program (start one with gort.start())")
+    fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    body = proc.callback_coroutine(fn, args, "gort.submit", kwargs)
+
+    async def task() -> None:
+        if not fut.set_running_or_notify_cancel():
+            body.close()
+            return
+        try:
+            r = await body
+        except GeneratorExit:                 # the program ended first
+            fut.set_exception(RuntimeError("gort.submit: the program ended before fn finished"))
+            raise
+        except BaseException as e:            # the future reports it; the program goes on
+            fut.set_exception(e)
+        else:
+            fut.set_result(r)
+    proc.newproc(task(), m, s)
+    return fut
+
+
 # ---------------------------------------------------------------- exit and fatal errors
 
 def gopanic(m: M, gp: G, e: BaseException) -> None:
@@ -231,7 +336,7 @@ def initiate_exit(s: Sched, lockheld: bool = False) -> None:
 
 def checkdead(s: Sched) -> None:
     """Called with sched.lock held whenever the running-M count may drop to zero."""
-    if s.exiting:
+    if s.exiting or not s.checkdead or s.nexternal:
         return
     run = s.mcount - s.nmidle - s.nmidlelocked - s.nmsys
     if run > 0:

@@ -105,6 +105,9 @@ class Sched:
         self.nretake = 0
         self.npreempt = 0
         self.trace: Any = None     # trace.Tracer when tracing
+        self.checkdead = True      # off for a background runtime (gort.start), as Go's for a library
+        self.nexternal = 0         # Gs parked on something outside the scheduler (asyncio): alive
+        self.aio: Any = None       # aio.Loop: the program's asyncio loop, made on first use
 
     # ---- global run queue ----
     # A deque: append and popleft are atomic, so the hot paths (a running M's

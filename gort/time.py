@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time as _time
 import types
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Generator, Optional
 
 from .chan import Chan
+from .debug import awaitable
 from .g import G, waitReasonSleep
 from .proc import YIELD as _YIELD
 from .proc import _nogo, _tls, check_async, newproc, ready
@@ -24,8 +25,9 @@ def _goroutine_ready(gp: G, seq: int, delay: float) -> None:
     ready(gp)
 
 
+@awaitable
 @types.coroutine
-def sleep(seconds: float) -> Any:
+def sleep(seconds: float) -> Generator[Any, Any, None]:
     """Park the goroutine for `seconds` (wait reason "sleep"); <= 0 just yields."""
     m = _tls.m
     if m is None or m.curg is None:

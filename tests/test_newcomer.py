@@ -1,0 +1,311 @@
+"""What a newcomer trips on (issue #10): forgotten awaits, foreign awaitables,
+gort.go with functions returning gort awaitables, asyncio interop both ways."""
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+import gort
+from gort import context
+from helpers import run_bounded
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def run_script(code: str, *, env: dict | None = None, args: tuple = ()) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **(env or {})})
+
+
+# ---------------------------------------------------------------- 1. forgotten awaits
+
+FORGETFUL = """
+    import gort
+    async def main():
+        ch = gort.Chan(1)
+        mu = gort.Mutex()
+        ch.send(1)
+        gort.sleep(0.2)
+        gort.gosched()
+        await gort.sleep(0.001)
+        return len(ch)
+    print("len", gort.run(main))
+"""
+
+
+@pytest.mark.parametrize("how", ["GORT_DEBUG=1", "-X dev"])
+def test_forgotten_await_warns_in_debug_mode(how):
+    env, args = ({"GORT_DEBUG": "1"}, ()) if how.startswith("GORT") else ({}, ("-X", "dev"))
+    p = run_script(FORGETFUL, env=env, args=args)
+    assert "len 0" in p.stdout, p.stderr
+    err = p.stderr
+    assert ":6: RuntimeWarning: gort operation Chan.send() was never awaited" in err, err
+    assert ":7: RuntimeWarning: gort operation sleep() was never awaited" in err, err
+    assert ":8: RuntimeWarning: gort operation gosched() was never awaited" in err, err
+
+
+def test_debug_mode_awaitables_still_work():
+    p = run_script("""
+        import gort
+        async def main():
+            ch = gort.Chan()
+            wg = gort.WaitGroup()
+            wg.add(1)
+            gort.go(ch.send, 7)
+            gort.go(wg.wait)
+            v = await ch.recv()
+            i, w, ok = await gort.select(gort.recv(ch), default=True)
+            wg.done()
+            c = gort.Chan(2)
+            await c.send(1)
+            c.close()
+            async for x in c:
+                v += x
+            return v, i
+        print(gort.run(main))
+    """, env={"GORT_DEBUG": "1"}, args=("-W", "error::RuntimeWarning"))
+    assert p.stdout.strip() == "(8, -1)", p.stderr
+
+
+def test_mypy_flags_an_unused_awaitable(tmp_path):
+    pytest.importorskip("mypy")
+    src = tmp_path / "forgot.py"
+    src.write_text(textwrap.dedent("""
+        import gort
+
+        async def main() -> None:
+            ch: gort.Chan[int] = gort.Chan(1)
+            ch.send(1)
+            gort.sleep(0.1)
+            await ch.send(2)
+    """))
+    p = subprocess.run([sys.executable, "-m", "mypy", "--enable-error-code", "unused-awaitable",
+                        "--no-incremental", str(src)], capture_output=True, text=True, timeout=300)
+    assert "forgot.py:6: error" in p.stdout and "[unused-awaitable]" in p.stdout, p.stdout
+    assert "forgot.py:7: error" in p.stdout, p.stdout
+    assert "forgot.py:8:" not in p.stdout, p.stdout
+
+
+# ---------------------------------------------------------------- 2. foreign awaitables
+
+class Weird:
+    def __await__(self):
+        yield "something only a foreign loop understands"
+        return 1
+
+
+def test_foreign_awaitables_raise_type_error_at_the_await():
+    async def main():
+        out = []
+        for make in (lambda: asyncio.sleep(0), Weird):
+            try:
+                await make()
+                out.append("no error")
+            except TypeError as e:
+                out.append(str(e))
+        # the scheduler is unharmed: goroutines still run and communicate
+        ch = gort.Chan()
+        gort.go(ch.send, 42)
+        out.append(await ch.recv())
+        return out
+
+    got = run_bounded(main, procs=2)
+    assert "asyncio.sleep" in got[0] and "gort.aio.run" in got[0], got[0]
+    assert "Weird.__await__" in got[1], got[1]
+    assert got[2] == 42
+
+
+def test_uncaught_foreign_await_ends_the_program_with_the_type_error():
+    async def main():
+        await asyncio.sleep(0)
+
+    with pytest.raises(TypeError, match="which gort cannot run"):
+        run_bounded(main, procs=1)
+
+
+def test_asyncio_call_without_a_loop_points_at_gort_aio():
+    async def main():
+        await asyncio.sleep(0.01)           # asyncio looks for its loop first
+
+    with pytest.raises(RuntimeError) as ei:
+        run_bounded(main, procs=1)
+    assert any("gort.aio.run" in n for n in getattr(ei.value, "__notes__", []))
+
+
+# ---------------------------------------------------------------- 3. gort.go with gort awaitables
+
+def test_go_accepts_functions_returning_gort_awaitables():
+    async def main():
+        ch = gort.Chan()
+        wg = gort.WaitGroup()
+        wg.add(1)
+        gort.go(ch.send, 5)
+        gort.go(wg.wait)
+        gort.go(gort.sleep, 0.01)
+        v = await ch.recv()
+        wg.done()
+        await gort.sleep(0.02)
+        return v
+
+    assert run_bounded(main) == 5
+
+
+def test_go_still_rejects_plain_functions_and_coroutine_objects():
+    async def main():
+        async def f():
+            pass
+        errs = []
+        for bad in (lambda: gort.go(print, 1), lambda: gort.go(f())):
+            try:
+                bad()
+            except TypeError as e:
+                errs.append(str(e))
+        return errs
+
+    errs = run_bounded(main)
+    assert "is not an async function" in errs[0]
+    assert "not a coroutine object" in errs[1]
+
+
+# ---------------------------------------------------------------- 4. asyncio interop
+
+async def doubled(x):
+    await asyncio.sleep(0.01)
+    return 2 * x
+
+
+async def failing():
+    await asyncio.sleep(0.001)
+    raise ValueError("from asyncio")
+
+
+def test_aio_run_parks_goroutines_not_threads():
+    async def main():
+        out = gort.Chan(50)
+
+        async def w(i):
+            await out.send(await gort.aio.run(doubled(i)))
+
+        for i in range(50):
+            gort.go(w, i)
+        got = sorted([await out.recv() for _ in range(50)])
+        return got, gort.num_thread()
+
+    got, threads = run_bounded(main, procs=2)
+    assert got == [2 * i for i in range(50)]
+    assert threads < 10, f"{threads} Ms for 50 goroutines waiting on asyncio"
+
+
+def test_aio_run_raises_the_asyncio_exception():
+    async def main():
+        with pytest.raises(ValueError, match="from asyncio"):
+            await gort.aio.run(failing())
+        return "ok"
+
+    assert run_bounded(main) == "ok"
+
+
+def test_aio_run_with_a_context_cancels_the_asyncio_task():
+    cancelled = threading.Event()
+
+    async def forever():
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async def main():
+        ctx, cancel = context.with_timeout(context.background(), 0.05)
+        try:
+            with pytest.raises(context.DeadlineExceeded):
+                await gort.aio.run(forever(), ctx)
+        finally:
+            cancel()
+        return "ok"
+
+    assert run_bounded(main) == "ok"
+    assert cancelled.wait(10)
+
+
+def test_aio_loop_thread_ends_with_the_program():
+    async def main():
+        await gort.aio.run(asyncio.sleep(0))
+
+    run_bounded(main)
+    end = time.monotonic() + 10
+    while any(t.name == "gort-asyncio" for t in threading.enumerate()) and time.monotonic() < end:
+        time.sleep(0.01)
+    assert not any(t.name == "gort-asyncio" for t in threading.enumerate())
+
+
+def test_background_runtime_from_threads_and_asyncio():
+    async def square(x):
+        await gort.sleep(0.001)
+        return x * x
+
+    gort.start(procs=2)
+    try:
+        # from plain threads
+        results = {}
+
+        def worker(k):
+            results[k] = [gort.submit(square, k * 10 + i).result(timeout=10) for i in range(10)]
+
+        ts = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(30)
+        assert results == {k: [(k * 10 + i) ** 2 for i in range(10)] for k in range(4)}
+
+        # from asyncio
+        async def amain():
+            return await asyncio.gather(*[asyncio.wrap_future(gort.submit(square, i)) for i in range(20)])
+        assert asyncio.run(amain()) == [i * i for i in range(20)]
+
+        # plain functions, errors go to the future, not to the program
+        assert gort.submit(lambda a, b: a + b, 2, 3).result(timeout=10) == 5
+
+        async def bad():
+            raise KeyError("nope")
+        with pytest.raises(KeyError):
+            gort.submit(bad).result(timeout=10)
+        # nothing runs for a while: not a deadlock (checkdead is off)
+        time.sleep(0.1)
+        assert gort.submit(square, 3).result(timeout=10) == 9
+
+        # a foreign thread feeding a channel with try_send
+        ch = gort.Chan(100)
+
+        async def drain(n):
+            return sum([await ch.recv() for _ in range(n)])
+        fut = gort.submit(drain, 100)
+        for i in range(100):
+            while not ch.try_send(i):
+                time.sleep(0.001)
+        assert fut.result(timeout=10) == sum(range(100))
+        with pytest.raises(RuntimeError, match="already running"):
+            gort.start()
+    finally:
+        gort.stop()
+    with pytest.raises(RuntimeError, match="no background runtime"):
+        gort.stop()
+
+
+def test_submit_without_a_program_is_a_clear_error():
+    async def f():
+        pass
+
+    if gort.proc.sched.main_started and not gort.proc.sched.exiting:
+        pytest.skip("a program is running")
+    with pytest.raises(RuntimeError, match="no running gort program"):
+        gort.submit(f)
