@@ -27,18 +27,20 @@ def test_chan(switchy):
     async def main():
         for cap in range(N):
             # receive from an empty channel blocks
+            # (goroutines get their channel and flags as arguments: a closure
+            # would see the next iteration's objects if it ran late)
             c = gort.Chan(cap)
             flags = {"recv1": False, "recv2": False}
 
-            async def r1():
+            async def r1(c, flags):
                 await c.recv()
                 flags["recv1"] = True
 
-            async def r2():
+            async def r2(c, flags):
                 await c.recv_ok()
                 flags["recv2"] = True
-            gort.go(r1)
-            gort.go(r2)
+            gort.go(r1, c, flags)
+            gort.go(r2, c, flags)
             await until_n_parked("chan receive", 2)
             assert not flags["recv1"] and not flags["recv2"], f"chan[{cap}]: receive from empty chan"
             # a non-blocking receive does not block
@@ -54,10 +56,10 @@ def test_chan(switchy):
                 await c.send(i)
             sent = [0]
 
-            async def s1():
+            async def s1(c, sent):
                 await c.send(0)
                 sent[0] = 1
-            gort.go(s1)
+            gort.go(s1, c, sent)
             await until_parked("chan send")
             assert sent[0] == 0, f"chan[{cap}]: send to full chan"
             i, _, _ = await gort.select(gort.send(c, 0), default=True)
@@ -81,10 +83,10 @@ def test_chan(switchy):
             c = gort.Chan(cap)
             done = gort.Chan()
 
-            async def r3():
+            async def r3(c, done):
                 v, ok = await c.recv_ok()
                 await done.send(v is None and ok is False)
-            gort.go(r3)
+            gort.go(r3, c, done)
             await until_parked("chan receive")
             c.close()
             assert await done.recv(), f"chan[{cap}]: received non zero from closed chan"
@@ -92,14 +94,14 @@ def test_chan(switchy):
             # 100 integers arrive uncorrupted, in FIFO order (recv, then recv_ok)
             c = gort.Chan(cap)
 
-            async def send100():
+            async def send100(c):
                 for i in range(100):
                     await c.send(i)
-            gort.go(send100)
+            gort.go(send100, c)
             for i in range(100):
                 v = await c.recv()
                 assert v == i, f"chan[{cap}]: received {v}, expected {i}"
-            gort.go(send100)
+            gort.go(send100, c)
             for i in range(100):
                 v, ok = await c.recv_ok()
                 assert ok, f"chan[{cap}]: receive failed, expected {i}"
@@ -108,21 +110,21 @@ def test_chan(switchy):
             # 4 senders x 1000 integers, 4 receivers: each value exactly 4 times
             P, L = 4, 1000
 
-            async def sendL():
+            async def sendL(c):
                 for i in range(L):
                     await c.send(i)
             results = gort.Chan()
 
-            async def recvL():
+            async def recvL(c, results):
                 got = {}
                 for _ in range(L):
                     v = await c.recv()
                     got[v] = got.get(v, 0) + 1
                 await results.send(got)
             for _ in range(P):
-                gort.go(sendL)
+                gort.go(sendL, c)
             for _ in range(P):
-                gort.go(recvL)
+                gort.go(recvL, c, results)
             total = {}
             for _ in range(P):
                 for k, v in (await results.recv()).items():
@@ -150,11 +152,11 @@ def test_nonblock_recv_race():
             await c.send(1)
             bad = gort.Chan(1)
 
-            async def g():
+            async def g(c, bad):
                 i, _, _ = await gort.select(gort.recv(c), default=True)
                 if i == -1:
                     await bad.send("chan is not ready")
-            gort.go(g)
+            gort.go(g, c, bad)
             c.close()
             await c.recv()
             await gort.gosched()
@@ -175,10 +177,10 @@ def _nonblock_select_race(second_is_close):
             c2 = gort.Chan() if second_is_close else gort.Chan(1)
             await c1.send(1)
 
-            async def g():
+            async def g(c1, c2):
                 i, _, _ = await gort.select(gort.recv(c1), gort.recv(c2), default=True)
                 await done.send(i != -1)
-            gort.go(g)
+            gort.go(g, c1, c2)
             if second_is_close:
                 c2.close()
             else:
