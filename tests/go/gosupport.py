@@ -13,6 +13,7 @@ something did *not* happen during it, which cannot fail a correct runtime.
 from __future__ import annotations
 
 import os
+import threading
 
 import gort
 from helpers import run_bounded, until_parked, wait_until
@@ -20,7 +21,7 @@ from helpers import run_bounded, until_parked, wait_until
 FULL = os.environ.get("GORT_GO_FULL") == "1"
 
 __all__ = ["FULL", "count", "run", "recv_within", "until_parked", "until_n_parked", "wait_until",
-           "ms", "LONG", "closed_now"]
+           "ms", "LONG", "closed_now", "Atomic"]
 
 LONG = 30.0          # "forever" for a bounded wait that must succeed
 
@@ -61,3 +62,26 @@ def parked(reason: str) -> int:
 async def until_n_parked(reason: str, n: int) -> None:
     """Yield until at least n goroutines are parked with this wait reason (bounded)."""
     await wait_until(lambda: parked(reason) >= n, f"{n} goroutines parked on {reason!r}")
+
+
+class Atomic:
+    """An integer with atomic add/load (Go's sync/atomic), safe without the GIL."""
+
+    __slots__ = ("_v", "_mu")
+
+    def __init__(self, v: int = 0) -> None:
+        self._v = v
+        self._mu = threading.Lock()
+
+    def add(self, delta: int) -> int:
+        with self._mu:
+            self._v += delta
+            return self._v
+
+    def load(self) -> int:
+        with self._mu:
+            return self._v
+
+    def store(self, v: int) -> None:
+        with self._mu:
+            self._v = v
