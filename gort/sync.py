@@ -313,6 +313,11 @@ class WaitGroup:
         self._waiters.append(gp)
         gp.waitreason = waitReasonSyncWaitGroupWait
         yield mu.release
+        # Go's Wait after runtime_Semacquire: `if wg.state.Load() != 0 { panic(...) }`.
+        # The add that woke us left counter and waiters at zero; anything else
+        # means an add (or a new wait) came before this wait returned.
+        if self._n or self._waiters:
+            raise RuntimeError("sync: WaitGroup is reused before previous Wait has returned")
 
     def go(self, fn: Callable[..., Any], *args: Any) -> None:
         """Go 1.25's WaitGroup.Go: add(1), run fn(*args) in a goroutine, done() when it returns."""
@@ -357,9 +362,12 @@ class Cond:
 
     Tickets as Go's notifyList: signal wakes the longest waiter, broadcast all;
     no spurious wake-ups, but callers should still loop on their condition.
+    As Go's copyChecker, a copy (copy.copy) of a Cond that has been used raises
+    RuntimeError("sync.Cond is copied") when it is used; a copy of an unused
+    Cond is a new Cond on the same locker.
     """
 
-    __slots__ = ("L", "_mu", "_wait", "_notify", "_waiters")
+    __slots__ = ("L", "_mu", "_wait", "_notify", "_waiters", "_checker")
 
     def __init__(self, locker: Any) -> None:
         if not (hasattr(locker, "lock") and hasattr(locker, "unlock")):
@@ -369,10 +377,26 @@ class Cond:
         self._wait = 0               # next ticket
         self._notify = 0             # next ticket to notify
         self._waiters: dict[int, G] = {}
+        self._checker = 0            # id of the Cond first used (Go's copyChecker)
+
+    def __copy__(self) -> "Cond":
+        c = Cond(self.L)
+        c._checker = self._checker   # a used Cond's copy fails its first check
+        return c
+
+    def _check(self) -> None:
+        """Go's copyChecker.check (mu held): the first use records who we are."""
+        me = id(self)
+        if self._checker != me:
+            if self._checker:
+                self._mu.release()
+                raise RuntimeError("sync.Cond is copied")
+            self._checker = me
 
     async def wait(self) -> None:
         mu = self._mu
         mu.acquire()
+        self._check()
         t = self._wait
         self._wait += 1
         mu.release()
@@ -397,6 +421,7 @@ class Cond:
     def signal(self) -> None:
         mu = self._mu
         mu.acquire()
+        self._check()
         if self._notify == self._wait:
             mu.release()
             return
@@ -410,6 +435,7 @@ class Cond:
     def broadcast(self) -> None:
         mu = self._mu
         mu.acquire()
+        self._check()
         self._notify = self._wait
         gs = list(self._waiters.values())
         self._waiters.clear()
