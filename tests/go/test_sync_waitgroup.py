@@ -165,7 +165,7 @@ def test_wait_group_reuse_detected_after_wake():
             wg.done()                    # wakes main ...
             wg.add(1)                    # ... which has not returned from wait yet
         gort.go(reuse)
-        with pytest.raises(RuntimeError, match="^sync: WaitGroup is reused before previous Wait has returned$"):
+        with pytest.raises(RuntimeError, match=f"^{MISUSE_MESSAGES[2]}$"):
             await wg.wait()
         return True
 
