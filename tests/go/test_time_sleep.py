@@ -362,14 +362,29 @@ def test_overflow_sleep():
         gort.go(big_sleep)
         i, _, _ = await gort.select(gort.recv(gort.after(BIG)), gort.recv(gort.after(ms(25))))
         assert i == 1, "big timeout fired"
-        # let an idle M block in the poller with only the big timers pending
-        await gort.sleep(ms(50))
+        # (port) stay off the timers for 50 ms in a blocking call, so an idle M
+        # blocks in the poller with only the big timers pending (Go's runtime
+        # would do this too at some point; here it is made certain)
+        await gort.syscall(time.sleep, ms(50))
         await gort.sleep(NEG)            # returns immediately
         i, _, _ = await gort.select(gort.recv(gort.after(NEG)), gort.recv(gort.after(1.0)))
         assert i == 0, "negative timeout didn't fire"
         return True
 
     assert run(main, procs=2)
+
+
+def test_timer_beyond_poller_range_nobody_waits():
+    """(gort's own addition: divergence 1 of issue #8, as a user meets it)  A
+    timer 1000 hours away (context's x_test.go veryLongDuration) that nobody
+    waits on must not crash the program when an idle M sleeps until it: Go
+    caps the poller's wait at 1e9 ms (netpoll_epoll.go)."""
+    async def main():
+        t = gort.Timer(1000 * HOUR)
+        await gort.syscall(time.sleep, ms(50))   # every other M idles meanwhile
+        return t.stop()
+
+    assert run(main, procs=2) is True
 
 
 @pytest.mark.skip(reason="TestIssue5745 calls Stop on a nil *Timer to panic with the timers lock "
