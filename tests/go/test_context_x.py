@@ -749,7 +749,7 @@ class NoValue(context.Context):
     """A user's Context that does not override value() (nor anything else)."""
 
 
-class SuperValue(OtherContext):
+class SuperValue(context.Context):
     """A user's Context that answers one key and defers the rest to the base class."""
 
     def value(self, key):
@@ -768,10 +768,13 @@ def test_context_subclass_without_value():
         assert nv.value("k") is None
         child = context.with_value(nv, "x", 1)
         assert child.value("x") == 1 and child.value("k") is None
-        sv = SuperValue(context.with_value(context.background(), "k", "v"))
+        sv = SuperValue()
         assert sv.value("mine") == "yes"
-        assert sv.value("k") is None          # the base class knows no parent
+        assert sv.value("k") is None          # the base class has no values
         assert context.with_value(sv, "y", 2).value("mine") == "yes"
+        c, cancel = context.with_cancel(sv)   # never cancelled (done() is None): no link
+        cancel()
+        assert c.value("mine") == "yes" and isinstance(c.err(), Canceled)
         return True
 
     assert run(main)
