@@ -673,17 +673,16 @@ class ErrGroup:
         """Run fn(*args) in a new goroutine of the group; `await` the result to
         wait until it is admitted under the limit (see the class docstring)."""
         check_async(fn, "ErrGroup.go")
+        self._wg.add(1)                # registered now (may raise: WaitGroup misuse)
         self._mu.acquire()
         lim = self._limit
         if lim is None or self._active < lim:
             if lim is not None:
                 self._active += 1
-            self._wg.add(1)
             self._mu.release()
             go(self._run, fn, args, lim is not None)
             return _ADMITTED
         admitted: Chan = Chan()
-        self._wg.add(1)
         self._queue.append((fn, args, admitted))
         self._mu.release()
         return _Admission(admitted)
@@ -698,10 +697,28 @@ class ErrGroup:
                 self._mu.release()
                 return False
             self._active += 1
-        self._wg.add(1)
         self._mu.release()
+        try:
+            self._wg.add(1)
+        except BaseException:              # WaitGroup misuse: give the slot back
+            if lim is not None:
+                self._release_slot()
+            raise
         go(self._run, fn, args, lim is not None)
         return True
+
+    def _release_slot(self) -> None:
+        """A goroutine leaves its slot of the limit: to the first queued one, if any."""
+        self._mu.acquire()
+        nxt = None
+        if self._queue and self._limit is not None and self._active <= self._limit:
+            nxt = self._queue.popleft()    # the slot passes on: active unchanged
+        else:
+            self._active -= 1
+        self._mu.release()
+        if nxt is not None:
+            go(self._run, nxt[0], nxt[1], True)
+            nxt[2].close()
 
     async def _run(self, fn: Callable[..., Any], args: tuple, counted: bool) -> None:
         try:
@@ -715,17 +732,8 @@ class ErrGroup:
             if first and self._cancel is not None:
                 self._cancel(e)
         finally:
-            nxt = None
             if counted:
-                self._mu.acquire()
-                if self._queue and self._limit is not None and self._active <= self._limit:
-                    nxt = self._queue.popleft()   # our slot passes to the first in line
-                else:
-                    self._active -= 1
-                self._mu.release()
-            if nxt is not None:
-                go(self._run, nxt[0], nxt[1], True)
-                nxt[2].close()
+                self._release_slot()
             self._wg.done()
 
     async def wait(self) -> None:
