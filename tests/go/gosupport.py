@@ -21,7 +21,7 @@ from helpers import run_bounded, until_parked, wait_until
 FULL = os.environ.get("GORT_GO_FULL") == "1"
 
 __all__ = ["FULL", "count", "run", "recv_within", "until_parked", "until_n_parked", "wait_until",
-           "ms", "LONG", "closed_now", "Atomic"]
+           "ms", "LONG", "Atomic"]
 
 LONG = 30.0          # "forever" for a bounded wait that must succeed
 
@@ -46,12 +46,6 @@ async def recv_within(ch, seconds: float = LONG, what: str = "a value"):
     i, v, ok = await gort.select(gort.recv(ch), gort.recv(gort.after(seconds)))
     assert i == 0, f"timed out after {seconds}s waiting for {what}"
     return v, ok
-
-
-def closed_now(ch) -> bool:
-    """Non-blocking: is ch closed and drained (a receive returns (None, False) at once)?"""
-    _, ok, selected = ch.try_recv()
-    return selected and not ok
 
 
 def parked(reason: str) -> int:
