@@ -31,6 +31,19 @@ Semantics follow Go:
 * `with_value` adds a key/value pair; `value(key)` walks up the chain.
 * `without_cancel` keeps the values but not the cancellation or deadline.
 * `after_func(ctx, fn)` runs `fn` in a new goroutine once ctx is done.
+* `str(ctx)` is Go's String(): "context.Background.WithCancel", ...
+
+Your own Context types: subclass `Context` and define `deadline`, `done`,
+`err` and `value` (Go's interface).  A type that wraps a gort context and
+forwards `value(key)` to it (Go's struct embedding) is registered with the
+wrapped context when children are derived from it, so cancellation propagates
+synchronously and no goroutine is started; without a forwarding `value` (a
+subclass that does not override it has no values) or with a `done()` channel
+of its own, a child is cancelled by a watcher goroutine.  A type that also
+defines `after_func(f) -> stop` (Go 1.21's afterFuncer: call `f()` once, in
+its own goroutine, when the context is done; `stop()` unregisters `f` and
+returns whether it did) has children registered through that method instead.
+Keys are compared as Go compares interface values: same type and equal.
 
 Thread safety: each cancellable context guards its state with a
 `threading.Lock` that is never held across an await.  Its done channel is
@@ -125,8 +138,12 @@ class Context:
         return None
 
     def value(self, key: Any) -> Any:
-        """The value bound to `key` here or in the nearest ancestor; None if none is."""
-        return _value(self, key)
+        """The value bound to `key` here or in the nearest ancestor; None if none is.
+
+        This base version is for your own Context types: one that does not
+        override it has no values (Go's interface requires a Value method).
+        """
+        return None
 
     def cause(self) -> Optional[BaseException]:
         """Why the context was cancelled: the cause given to cancel, else `err()` (None while not done)."""
@@ -135,8 +152,30 @@ class Context:
     def __repr__(self) -> str:
         return f"<gort.context {self._name()}>"
 
+    def __str__(self) -> str:
+        """Go's String(): "context.Background.WithCancel" and so on."""
+        return self._name()
+
     def _name(self) -> str:
         return type(self).__name__
+
+
+def _context_name(c: Context) -> str:
+    """Go's contextName: the String() of a context, a user type's own if it has one."""
+    if type(c).__str__ is not Context.__str__:
+        return str(c)
+    return c._name()
+
+
+def _stringify(v: Any) -> str:
+    """Go's stringify for WithValue's String(): a value's str() if its type
+    defines one, else its type's name (Go prints a non-Stringer's type)."""
+    if v is None:
+        return "<nil>"
+    t = type(v)
+    if t.__str__ is not object.__str__:
+        return str(v)
+    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
 
 
 class _EmptyCtx(Context):
@@ -149,6 +188,9 @@ class _EmptyCtx(Context):
 
     def _name(self) -> str:
         return self._label
+
+    def value(self, key: Any) -> Any:
+        return None
 
 
 _background = _EmptyCtx("context.Background")
@@ -178,7 +220,7 @@ def _check_parent(parent: Any, what: str) -> None:
 class _CancelCtx(Context):
     """A cancellable context (Go's cancelCtx)."""
 
-    __slots__ = ("_parent", "_mu", "_done", "_children", "_err", "_cause")
+    __slots__ = ("_parent", "_mu", "_done", "_children", "_err", "_cause", "_stop")
 
     def __init__(self, parent: Context) -> None:
         self._parent = parent
@@ -187,6 +229,11 @@ class _CancelCtx(Context):
         self._children: Optional[dict[_CancelCtx, None]] = {}   # None once cancelled
         self._err: Optional[BaseException] = None
         self._cause: Optional[BaseException] = None
+        # registered through the parent's after_func: its stop (Go's stopCtx)
+        self._stop: Optional[Callable[[], Any]] = None
+
+    def value(self, key: Any) -> Any:
+        return _value(self, key)
 
     def deadline(self) -> tuple[Optional[float], bool]:
         return self._parent.deadline()
@@ -206,7 +253,15 @@ class _CancelCtx(Context):
             return self._err
 
     def _name(self) -> str:
-        return f"{self._parent._name()}.WithCancel"
+        return f"{_context_name(self._parent)}.WithCancel"
+
+    def _detach(self) -> None:
+        """Leave the parent (Go's removeChild, which first tries a stopCtx's stop)."""
+        stop = self._stop
+        if stop is not None:
+            stop()
+            return
+        _remove_child(self._parent, self)
 
     def _cancel(self, remove_from_parent: bool, err: BaseException,
                 cause_: Optional[BaseException]) -> None:
@@ -231,13 +286,24 @@ class _CancelCtx(Context):
             for child in children:
                 child._cancel(False, err, cause_)
         if remove_from_parent:
-            _remove_child(self._parent, self)
+            self._detach()
 
 
 def _parent_cancel_ctx(parent: Context) -> Optional[_CancelCtx]:
-    """The nearest cancellable ancestor whose done() is parent.done(), else None (Go's parentCancelCtx)."""
+    """The nearest cancellable ancestor whose done() is parent.done(), else None (Go's parentCancelCtx).
+
+    The ancestor is found by asking parent for the package's key, which a
+    user's wrapper forwards through its own value(); it only counts if its
+    done channel is the one parent reports (a wrapper with a done() of its own
+    must be watched instead).
+    """
+    done = parent.done()
+    if done is _closedchan or done is None:
+        return None
     p = _value(parent, _CANCEL_CTX_KEY)
     if not isinstance(p, _CancelCtx):
+        return None
+    if p._done is not done:          # Go: `pdone, _ := p.done.Load().(chan struct{}); if pdone != done`
         return None
     return p
 
@@ -252,13 +318,29 @@ def _remove_child(parent: Context, child: _CancelCtx) -> None:
             p._children.pop(child, None)
 
 
+# Go's `goroutines` counter: watcher goroutines started by propagateCancel (read by tests)
+_goroutines_mu = threading.Lock()
+_goroutines_n = 0
+
+
+def _goroutines() -> int:
+    """How many watcher goroutines propagate_cancel has started (Go's `goroutines`, for tests)."""
+    return _goroutines_n
+
+
 def _propagate_cancel(parent: Context, child: _CancelCtx) -> None:
-    """Arrange for child to be cancelled when parent is (Go's propagateCancel)."""
+    """Arrange for child to be cancelled when parent is (Go 1.21's propagateCancel)."""
+    global _goroutines_n
     done = parent.done()
     if done is None:
         return                                          # parent is never cancelled
+    # Go: `select { case <-done: child.cancel(false, parent.Err(), Cause(parent)); return; default: }`
+    if done is _closedchan or done.try_recv()[2]:
+        child._cancel(False, parent.err() or Canceled(), cause(parent))
+        return
     p = _parent_cancel_ctx(parent)
     if p is not None:
+        # parent is a cancellable gort context, or wraps one: register with it
         with p._mu:
             perr = p._err
             if perr is None:
@@ -267,17 +349,22 @@ def _propagate_cancel(parent: Context, child: _CancelCtx) -> None:
             pcause = p._cause
         child._cancel(False, perr, pcause)              # parent already cancelled
         return
-    # a foreign Context subclass with its own done(): watch it from a goroutine
-    perr = parent.err()
-    if perr is not None:
-        child._cancel(False, perr, parent.cause())
+    af = getattr(parent, "after_func", None)
+    if callable(af):
+        # Go's afterFuncer: register through it; leaving calls its stop (stopCtx)
+        def on_parent_done() -> None:
+            child._cancel(False, parent.err() or Canceled(), cause(parent))
+        child._stop = af(on_parent_done)
         return
+    # a foreign Context with a done() of its own: watch it from a goroutine
+    with _goroutines_mu:
+        _goroutines_n += 1
     cdone = child.done()
 
     async def _watch() -> None:
         i, _, _ = await _select(_recv(done), _recv(cdone))
         if i == 0:
-            child._cancel(False, parent.err() or Canceled(), parent.cause())
+            child._cancel(False, parent.err() or Canceled(), cause(parent))
     _go(_watch)
 
 
@@ -343,13 +430,14 @@ class _TimerCtx(_CancelCtx):
         return self._deadline, True
 
     def _name(self) -> str:
-        return f"{self._parent._name()}.WithDeadline({self._deadline:.6f} [{self._deadline - _now():.6f}s])"
+        return (f"{_context_name(self._parent)}.WithDeadline("
+                f"{self._deadline:.6f} [{self._deadline - _now():.6f}s])")
 
     def _cancel(self, remove_from_parent: bool, err: BaseException,
                 cause_: Optional[BaseException]) -> None:
         super()._cancel(False, err, cause_)
         if remove_from_parent:
-            _remove_child(self._parent, self)
+            self._detach()
         with self._mu:
             t = self._timer
             self._timer = None
@@ -435,8 +523,11 @@ class _ValueCtx(Context):
     def err(self) -> Optional[BaseException]:
         return self._parent.err()
 
+    def value(self, key: Any) -> Any:
+        return _value(self, key)
+
     def _name(self) -> str:
-        return f"{self._parent._name()}.WithValue({self._key!r}, {self._val!r})"
+        return f"{_context_name(self._parent)}.WithValue({_stringify(self._key)}, {_stringify(self._val)})"
 
 
 def with_value(parent: Context, key: Any, value: Any) -> Context:
@@ -466,8 +557,11 @@ class _WithoutCancelCtx(Context):
     def __init__(self, parent: Context) -> None:
         self._parent = parent
 
+    def value(self, key: Any) -> Any:
+        return _value(self, key)
+
     def _name(self) -> str:
-        return f"{self._parent._name()}.WithoutCancel"
+        return f"{_context_name(self._parent)}.WithoutCancel"
 
 
 def without_cancel(parent: Context) -> Context:
@@ -477,27 +571,33 @@ def without_cancel(parent: Context) -> Context:
 
 
 def _value(c: Context, key: Any) -> Any:
-    """Walk up from c looking for key, iteratively (Go's `value`)."""
+    """Walk up from c looking for key, iteratively (Go's `value`).
+
+    Keys match as Go's interface values compare: same type and equal (so
+    1, 1.0 and True are three keys, and so are two int subclasses).
+    """
+    tkey = type(key)
     while True:
         t = type(c)
         if t is _ValueCtx:
             k = c._key                                  # type: ignore[attr-defined]
-            if k is key or k == key:
+            if k is key or (type(k) is tkey and k == key):
                 return c._val                           # type: ignore[attr-defined]
             c = c._parent                               # type: ignore[attr-defined]
-        elif t is _CancelCtx or t is _TimerCtx:
+        elif t is _CancelCtx or t is _TimerCtx or t is _AfterFuncCtx:
             if key is _CANCEL_CTX_KEY:
                 return c
             c = c._parent                               # type: ignore[attr-defined]
         elif t is _WithoutCancelCtx:
             if key is _CANCEL_CTX_KEY:
-                return None
+                return None                             # so that cause() is None
             c = c._parent                               # type: ignore[attr-defined]
         elif t is _EmptyCtx:
             return None
-        else:                                           # a user's Context subclass
-            if key is _CANCEL_CTX_KEY:
-                return None
+        else:
+            # a user's Context type: ask it, for every key (Go: `default: return
+            # c.Value(key)`), so a wrapper that forwards value() leads us to
+            # the gort context it wraps (parentCancelCtx, Cause)
             return c.value(key)
 
 
@@ -514,7 +614,7 @@ class _AfterFuncCtx(_CancelCtx):
         self._started = False                           # Go's `once`
 
     def _name(self) -> str:
-        return f"{self._parent._name()}.AfterFunc"
+        return f"{_context_name(self._parent)}.AfterFunc"
 
     def _claim(self) -> bool:
         with self._mu:
@@ -527,7 +627,7 @@ class _AfterFuncCtx(_CancelCtx):
                 cause_: Optional[BaseException]) -> None:
         super()._cancel(False, err, cause_)
         if remove_from_parent:
-            _remove_child(self._parent, self)
+            self._detach()
         if self._claim():
             _go(_call, self._fn)
 

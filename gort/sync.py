@@ -17,7 +17,10 @@ from typing import Any, Callable, Optional
 from .g import (G, preempt_flag, waitReasonSemacquire, waitReasonSyncCondWait,
                 waitReasonSyncMutexLock, waitReasonSyncRWMutexLock,
                 waitReasonSyncRWMutexRLock, waitReasonSyncWaitGroupWait)
+from .chan import Chan
 from .proc import _nogo, _tls, check_async, go, preempt_point, ready
+from .select import recv as _recv
+from .select import select as _select
 
 STARVATION_THRESHOLD = 1e-3   # starvationThresholdNs: 1 ms
 _now = _time.monotonic
@@ -31,13 +34,14 @@ def _curg(what: str) -> G:
 
 
 class _Waiter:
-    __slots__ = ("g", "granted", "since", "n")
+    __slots__ = ("g", "granted", "since", "n", "ready")
 
-    def __init__(self, g: G, n: int = 1) -> None:
-        self.g = g
+    def __init__(self, g: Any, n: int = 1, ready: Optional[Chan] = None) -> None:
+        self.g: G = g          # parked with gopark (None: waits on `ready` in a select)
         self.granted = False   # ownership handed over by the waker (no competition)
         self.since = _now()
         self.n = n
+        self.ready = ready     # closed by the waker for a waiter with a context
 
 
 class Mutex:
@@ -313,6 +317,11 @@ class WaitGroup:
         self._waiters.append(gp)
         gp.waitreason = waitReasonSyncWaitGroupWait
         yield mu.release
+        # Go's Wait after runtime_Semacquire: `if wg.state.Load() != 0 { panic(...) }`.
+        # The add that woke us left counter and waiters at zero; anything else
+        # means an add (or a new wait) came before this wait returned.
+        if self._n or self._waiters:
+            raise RuntimeError("sync: WaitGroup is reused before previous Wait has returned")
 
     def go(self, fn: Callable[..., Any], *args: Any) -> None:
         """Go 1.25's WaitGroup.Go: add(1), run fn(*args) in a goroutine, done() when it returns."""
@@ -357,9 +366,12 @@ class Cond:
 
     Tickets as Go's notifyList: signal wakes the longest waiter, broadcast all;
     no spurious wake-ups, but callers should still loop on their condition.
+    As Go's copyChecker, a copy (copy.copy) of a Cond that has been used raises
+    RuntimeError("sync.Cond is copied") when it is used; a copy of an unused
+    Cond is a new Cond on the same locker.
     """
 
-    __slots__ = ("L", "_mu", "_wait", "_notify", "_waiters")
+    __slots__ = ("L", "_mu", "_wait", "_notify", "_waiters", "_checker")
 
     def __init__(self, locker: Any) -> None:
         if not (hasattr(locker, "lock") and hasattr(locker, "unlock")):
@@ -369,10 +381,26 @@ class Cond:
         self._wait = 0               # next ticket
         self._notify = 0             # next ticket to notify
         self._waiters: dict[int, G] = {}
+        self._checker = 0            # id of the Cond first used (Go's copyChecker)
+
+    def __copy__(self) -> "Cond":
+        c = Cond(self.L)
+        c._checker = self._checker   # a used Cond's copy fails its first check
+        return c
+
+    def _check(self) -> None:
+        """Go's copyChecker.check (mu held): the first use records who we are."""
+        me = id(self)
+        if self._checker != me:
+            if self._checker:
+                self._mu.release()
+                raise RuntimeError("sync.Cond is copied")
+            self._checker = me
 
     async def wait(self) -> None:
         mu = self._mu
         mu.acquire()
+        self._check()
         t = self._wait
         self._wait += 1
         mu.release()
@@ -397,6 +425,7 @@ class Cond:
     def signal(self) -> None:
         mu = self._mu
         mu.acquire()
+        self._check()
         if self._notify == self._wait:
             mu.release()
             return
@@ -410,6 +439,7 @@ class Cond:
     def broadcast(self) -> None:
         mu = self._mu
         mu.acquire()
+        self._check()
         self._notify = self._wait
         gs = list(self._waiters.values())
         self._waiters.clear()
@@ -419,7 +449,16 @@ class Cond:
 
 
 class Semaphore:
-    """x/sync's semaphore.Weighted: FIFO, a large request is not overtaken by small ones."""
+    """x/sync's semaphore.Weighted: FIFO, a large request is not overtaken by small ones.
+
+    `await sem.acquire(n=1, ctx=None)`: without a context it blocks until n
+    units are free (a request larger than the size raises ValueError: it could
+    never succeed).  With a context it is x/sync's Acquire(ctx, n): if ctx is
+    already done it raises `ctx.err()`; if ctx ends before the units are
+    granted, the request leaves the queue (waking requests behind it that now
+    fit) and `ctx.err()` is raised (x/sync returns it); a request larger than
+    the size waits for ctx to end without blocking anyone.
+    """
 
     __slots__ = ("_mu", "_size", "_cur", "_waiters")
 
@@ -431,14 +470,24 @@ class Semaphore:
         self._cur = 0
         self._waiters: deque[_Waiter] = deque()
 
-    def _check(self, k: int) -> None:
+    @staticmethod
+    def _check_weight(k: int) -> None:
         if isinstance(k, bool) or not isinstance(k, int) or k < 0:
             raise ValueError(f"semaphore weight must be a non-negative int, got {k!r}")
+
+    def _check(self, k: int) -> None:
+        self._check_weight(k)
         if k > self._size:
             raise ValueError(f"semaphore: acquire of {k} exceeds the size {self._size} (would block forever)")
 
+    def acquire(self, k: int = 1, ctx: Any = None) -> Any:
+        """Acquire k units; an awaitable.  See the class docstring for `ctx`."""
+        if ctx is None:
+            return self._acquire(k)
+        return self._acquire_ctx(k, ctx)
+
     @types.coroutine
-    def acquire(self, k: int = 1) -> Any:
+    def _acquire(self, k: int) -> Any:
         self._check(k)
         mu = self._mu
         mu.acquire()
@@ -451,6 +500,45 @@ class Semaphore:
         self._waiters.append(w)
         gp.waitreason = waitReasonSemacquire
         yield mu.release          # release() counts us in before readying us
+
+    async def _acquire_ctx(self, k: int, ctx: Any) -> None:
+        self._check_weight(k)
+        done = ctx.done()
+        mu = self._mu
+        mu.acquire()
+        # x/sync: ctx being done "happened before" acquiring: fail even if we could
+        if done is not None and done.try_recv()[2]:
+            mu.release()
+            raise _ctx_err(ctx)
+        if self._size - self._cur >= k and not self._waiters:
+            self._cur += k
+            mu.release()
+            return
+        if k > self._size:
+            # "Don't make other Acquire calls block on one that's doomed to fail."
+            mu.release()
+            await _select(_recv(done))
+            raise _ctx_err(ctx)
+        w = _Waiter(None, k, Chan())
+        self._waiters.append(w)
+        mu.release()
+        i, _, _ = await _select(_recv(done), _recv(w.ready))
+        if i == 1:
+            return
+        err = _ctx_err(ctx)
+        mu.acquire()
+        if w.granted:
+            # granted after ctx ended: keep it rather than fix up the queue (x/sync)
+            mu.release()
+            return
+        front = self._waiters[0] is w
+        self._waiters.remove(w)
+        woken: list[_Waiter] = []
+        if front and self._size > self._cur:
+            woken = self._grant_locked()     # the requests behind us may fit now
+        mu.release()
+        _wake(woken)
+        raise err
 
     def try_acquire(self, k: int = 1) -> bool:
         self._check(k)
@@ -469,6 +557,12 @@ class Semaphore:
             mu.release()
             raise RuntimeError("semaphore: released more than held")
         self._cur -= k
+        woken = self._grant_locked()
+        mu.release()
+        _wake(woken)
+
+    def _grant_locked(self) -> list[_Waiter]:
+        """x/sync's notifyWaiters (mu held): grant the queue's head while it fits."""
         woken = []
         while self._waiters:
             w = self._waiters[0]
@@ -476,21 +570,74 @@ class Semaphore:
                 break                 # FIFO: don't let smaller requests overtake
             self._waiters.popleft()
             self._cur += w.n
-            woken.append(w.g)
-        mu.release()
-        for gp in woken:
-            ready(gp)
+            w.granted = True
+            woken.append(w)
+        return woken
+
+
+def _ctx_err(ctx: Any) -> BaseException:
+    """ctx.err() once ctx is done (Canceled if a foreign context closed done without one)."""
+    e = ctx.err()
+    if e is None:
+        from .context import Canceled
+        e = Canceled()
+    return e
+
+
+def _wake(woken: list[_Waiter]) -> None:
+    for w in woken:
+        if w.ready is not None:
+            w.ready.close()
+        else:
+            ready(w.g)
+
+
+class _Admission:
+    """What ErrGroup.go returns: `await` it to wait until the goroutine is admitted."""
+
+    __slots__ = ("_ch",)
+
+    def __init__(self, ch: Optional[Chan]) -> None:
+        self._ch = ch          # closed on admission; None: admitted already
+
+    def __await__(self) -> Any:
+        ch = self._ch
+        if ch is not None:
+            yield from ch.recv()
+        return None
+
+    def admitted(self) -> bool:
+        """True once the goroutine has been started."""
+        ch = self._ch
+        return ch is None or ch.closed
+
+
+_ADMITTED = _Admission(None)
 
 
 class ErrGroup:
-    """x/sync's errgroup: goroutines whose first error is returned by wait()."""
+    """x/sync's errgroup: goroutines whose first error is raised by wait().
+
+    `g.go(fn, *args)` registers the goroutine at once and returns an
+    awaitable.  Under the limit (or without one) the goroutine starts now;
+    at the limit its admission is queued, in FIFO order, and it starts as soon
+    as a running goroutine of the group returns: nothing is lost, and wait()
+    waits for queued goroutines too.  `await g.go(fn)` blocks the caller until
+    the goroutine has been admitted, which is x/sync's Go ("blocks until the
+    new goroutine can be added without the number of active goroutines in the
+    group exceeding the configured limit"); calling it without await is the
+    non-blocking form.  `g.try_go(fn)` starts it only if the group is below
+    its limit now (never with limit 0) and returns whether it did.
+    """
 
     def __init__(self) -> None:
         self._wg = WaitGroup()
         self._mu = threading.Lock()
         self._err: Optional[BaseException] = None
         self._cancel: Optional[Callable[..., None]] = None
-        self._sem: Optional[Semaphore] = None
+        self._limit: Optional[int] = None
+        self._active = 0           # goroutines holding a slot of the limit
+        self._queue: deque[tuple[Callable[..., Any], tuple, Chan]] = deque()
 
     @classmethod
     def with_context(cls, ctx: Any) -> tuple["ErrGroup", Any]:
@@ -502,49 +649,95 @@ class ErrGroup:
         return g, c
 
     def set_limit(self, n: int) -> None:
-        """At most n goroutines of this group run fn at once (n < 0: no limit)."""
-        if self._wg._n:
-            raise RuntimeError("errgroup: modify limit while goroutines in the group are still active")
-        self._sem = None if n < 0 else Semaphore(n)
+        """At most n goroutines of this group run fn at once (n < 0: no limit).
 
-    def go(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run fn(*args) in a new goroutine (with a limit, it waits its turn there)."""
+        As in x/sync, a limit must not be set while goroutines admitted under
+        the previous one are active (RuntimeError).  Removing the limit admits
+        every queued goroutine at once.
+        """
+        self._mu.acquire()
+        if n >= 0 and (self._active or self._queue):
+            active = self._active
+            self._mu.release()
+            raise RuntimeError(f"errgroup: modify limit while {active} goroutines "
+                               "in the group are still active")
+        self._limit = None if n < 0 else n
+        queued = list(self._queue)
+        self._queue.clear()
+        self._mu.release()
+        for fn, args, admitted in queued:      # only when the limit was removed
+            go(self._run, fn, args, False)
+            admitted.close()
+
+    def go(self, fn: Callable[..., Any], *args: Any) -> _Admission:
+        """Run fn(*args) in a new goroutine of the group; `await` the result to
+        wait until it is admitted under the limit (see the class docstring)."""
         check_async(fn, "ErrGroup.go")
-        self._wg.add(1)
-        go(self._run, fn, args, True)
+        self._wg.add(1)                # registered now (may raise: WaitGroup misuse)
+        self._mu.acquire()
+        lim = self._limit
+        if lim is None or self._active < lim:
+            if lim is not None:
+                self._active += 1
+            self._mu.release()
+            go(self._run, fn, args, lim is not None)
+            return _ADMITTED
+        admitted: Chan = Chan()
+        self._queue.append((fn, args, admitted))
+        self._mu.release()
+        return _Admission(admitted)
 
     def try_go(self, fn: Callable[..., Any], *args: Any) -> bool:
-        """Like go, but returns False instead of waiting when the limit is reached."""
+        """Like go, but start fn only if the group is below its limit now; True if started."""
         check_async(fn, "ErrGroup.try_go")
-        if self._sem is not None and not self._sem.try_acquire():
-            return False
-        self._wg.add(1)
-        go(self._run, fn, args, False)
+        self._mu.acquire()
+        lim = self._limit
+        if lim is not None:
+            if self._active >= lim:        # (a queue implies the limit is reached)
+                self._mu.release()
+                return False
+            self._active += 1
+        self._mu.release()
+        try:
+            self._wg.add(1)
+        except BaseException:              # WaitGroup misuse: give the slot back
+            if lim is not None:
+                self._release_slot()
+            raise
+        go(self._run, fn, args, lim is not None)
         return True
 
-    async def _run(self, fn: Callable[..., Any], args: tuple, acquire: bool) -> None:
-        sem = self._sem
+    def _release_slot(self) -> None:
+        """A goroutine leaves its slot of the limit: to the first queued one, if any."""
+        self._mu.acquire()
+        nxt = None
+        if self._queue and self._limit is not None and self._active <= self._limit:
+            nxt = self._queue.popleft()    # the slot passes on: active unchanged
+        else:
+            self._active -= 1
+        self._mu.release()
+        if nxt is not None:
+            go(self._run, nxt[0], nxt[1], True)
+            nxt[2].close()
+
+    async def _run(self, fn: Callable[..., Any], args: tuple, counted: bool) -> None:
         try:
-            if sem is not None and acquire:
-                await sem.acquire()
-            try:
-                await fn(*args)
-            except Exception as e:
-                self._mu.acquire()
-                first = self._err is None
-                if first:
-                    self._err = e
-                self._mu.release()
-                if first and self._cancel is not None:
-                    self._cancel(e)
-            finally:
-                if sem is not None:
-                    sem.release()
+            await fn(*args)
+        except Exception as e:
+            self._mu.acquire()
+            first = self._err is None
+            if first:
+                self._err = e
+            self._mu.release()
+            if first and self._cancel is not None:
+                self._cancel(e)
         finally:
+            if counted:
+                self._release_slot()
             self._wg.done()
 
     async def wait(self) -> None:
-        """Wait for every goroutine; raise the first error any of them raised."""
+        """Wait for every goroutine, queued ones included; raise the first error any raised."""
         await self._wg.wait()
         if self._cancel is not None:
             self._cancel(self._err)

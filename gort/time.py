@@ -1,9 +1,14 @@
 """time: Go's time.Sleep, Timer, Ticker, After, Tick, AfterFunc on the per-P timer heaps.
 
-Durations are seconds (float).  Timer and Ticker channels have capacity 1;
-as in Go 1.23, `stop`/`reset` drain a value the timer already sent, so no
-stale value is received after they return, and a Ticker drops ticks for a slow
-receiver.
+Durations are seconds (float).  Timer, Ticker, after and tick channels are Go
+1.23's synchronous timer channels as a program sees them: `len(c) == 0` and
+`c.cap == 0` at all times; `stop`/`reset` discard a value the timer sent that
+nobody received and then report the timer as pending, so no stale value is
+received after they return; a Ticker drops ticks for a slow receiver.  A
+receive or select on the channel is the same as on any gort.Chan.  (Go
+1.23's runtime keeps a 1-slot buffer behind a reported capacity of 0; so
+does `_TimerChan`.)  The value received is the wall-clock time the timer was
+due (`time.time()` seconds), as Go sends `Now().Add(-delta)`.
 """
 from __future__ import annotations
 
@@ -51,22 +56,73 @@ def sleep(seconds: float) -> Generator[Any, Any, None]:
     yield reset_for_sleep
 
 
-def _send_time(c: Chan, seq: int, delay: float) -> None:
-    # non-blocking: a Ticker drops ticks nobody has taken (runs with the timer's mu held)
-    c.try_send(_time.time())
+class _TimerChan(Chan):
+    """The channel of a Timer or Ticker (Go 1.23's synchronous timer channel).
+
+    Behind it is a 1-slot buffer, so the timer's send never blocks (Go's
+    sendTime is a non-blocking send), but `len()` and `cap` are 0, as Go's
+    chanlen/chancap report for a timer channel (chan.go: `if c.timer != nil {
+    async := debug.asynctimerchan.Load() != 0; if !async { return 0 } }`).
+    The buffered value is only ever visible to a receive.
+    """
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(1)
+
+    @property
+    def cap(self) -> int:
+        return 0
+
+    def __len__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return f"<timer Chan{' closed' if self.closed else ''}>"
+
+    def _drain(self) -> bool:
+        """Go's timerchandrain: drop the buffered value; True if there was one.
+
+        Called with the timer's mu held, which the timer's send also holds, so
+        no value can arrive meanwhile; a receiver may take it first (then False).
+        """
+        if self.qcount == 0:          # Go reads qcount atomically before locking
+            return False
+        self.lock.acquire()
+        got = False
+        while self.qcount > 0:
+            self._bufget()
+            got = True
+        self.lock.release()
+        return got
+
+
+def _send_time(c: _TimerChan, seq: int, delay: float) -> None:
+    # Go's sendTime: the time the send was due, `Now().Add(-delta)`; non-blocking,
+    # so a Ticker drops ticks nobody has taken (runs with the timer's mu held)
+    c.try_send(_time.time() - delay)
+
+
+def _uninitialized(what: str) -> RuntimeError:
+    return RuntimeError(f"time: {what} called on uninitialized Timer")
 
 
 class Timer:
     """A one-shot timer: `c` receives the time (time.time()) after `d` seconds."""
+
+    _t: Optional[_RTimer] = None      # a Timer whose __init__ never ran has none
 
     def __init__(self, d: float, _f: Optional[Callable[..., Any]] = None, _args: tuple = ()) -> None:
         if _tls.m is None:
             raise _nogo("gort.Timer")
         self._fn = _f
         self._args = _args
+        self._ch: Optional[_TimerChan] = None    # the runtime's channel (Go's t.hchan())
         if _f is None:
-            self.c: Optional[Chan] = Chan(1)
-            self._t = _RTimer(_send_time, self.c)
+            self._ch = _TimerChan()
+            self.c: Optional[Chan] = self._ch
+            self._t = _RTimer(_send_time, self._ch)
         else:
             self.c = None
             self._t = _RTimer(self._fire_func, None)
@@ -77,27 +133,42 @@ class Timer:
         newproc(fn(*self._args), _tls.m)
 
     def stop(self) -> bool:
-        """Stop it; True if that prevented it from firing."""
+        """Stop it; True if that prevented it from firing.
+
+        For a channel timer (Timer(d), after) a value that the timer sent but
+        nobody received is discarded and counts as pending, as in Go 1.23
+        (time.go stop: `if timerchandrain(t.hchan()) { pending = true }`).
+        """
         t = self._t
+        if t is None:
+            raise _uninitialized("Stop")
         t.mu.acquire()
         try:
             t.seq += 1
             pending = t._unheap()
-            if self.c is not None:
-                self.c.try_recv()       # drop a value sent but not received
+            ch = self._ch
+            if ch is not None and ch._drain():
+                pending = True
             return pending
         finally:
             t.mu.release()
 
     def reset(self, d: float) -> bool:
-        """Re-arm for `d` seconds from now; True if it was still pending."""
+        """Re-arm for `d` seconds from now; True if it was still pending.
+
+        As stop, a sent but unreceived value is discarded (then True): no value
+        from before the reset is received after it (time.go modify).
+        """
         t = self._t
+        if t is None:
+            raise _uninitialized("Reset")
         t.mu.acquire()
         try:
             pending = t._unheap()
             t.seq += 1
-            if self.c is not None:
-                self.c.try_recv()
+            ch = self._ch
+            if ch is not None and ch._drain():
+                pending = True
             t._add(_now() + max(0.0, float(d)))
             return pending
         finally:
@@ -105,24 +176,32 @@ class Timer:
 
 
 class Ticker:
-    """Sends the time on `c` every `d` seconds; ticks are dropped for slow receivers."""
+    """Sends the time on `c` every `d` seconds; ticks are dropped for slow receivers.
+
+    stop/reset discard a tick sent but not received (Go 1.23).
+    """
+
+    _t: Optional[_RTimer] = None      # a Ticker whose __init__ never ran has none
 
     def __init__(self, d: float) -> None:
         if not d > 0:
             raise ValueError("non-positive interval for gort.Ticker")
         if _tls.m is None:
             raise _nogo("gort.Ticker")
-        self.c: Chan = Chan(1)
-        self._t = _RTimer(_send_time, self.c, period=float(d))
+        self._ch = _TimerChan()
+        self.c: Chan = self._ch
+        self._t = _RTimer(_send_time, self._ch, period=float(d))
         self._t.modify(_now() + d)
 
     def stop(self) -> None:
         t = self._t
+        if t is None:
+            return        # Go 1.23: misuse, but kept non-panicking (issue 21874)
         t.mu.acquire()
         try:
             t.seq += 1
             t._unheap()
-            self.c.try_recv()
+            self._ch._drain()
         finally:
             t.mu.release()
 
@@ -130,19 +209,21 @@ class Ticker:
         if not d > 0:
             raise ValueError("non-positive interval for gort.Ticker.reset")
         t = self._t
+        if t is None:
+            raise RuntimeError("time: Reset called on uninitialized Ticker")
         t.mu.acquire()
         try:
             t._unheap()
             t.seq += 1
             t.period = float(d)
-            self.c.try_recv()
+            self._ch._drain()
             t._add(_now() + d)
         finally:
             t.mu.release()
 
 
 def after(d: float) -> Chan:
-    """A channel (cap 1) that receives the time after d seconds."""
+    """A timer channel that receives the time after d seconds (`Timer(d).c`)."""
     return Timer(d).c  # type: ignore[return-value]
 
 

@@ -61,7 +61,6 @@ def test_retired_goroutine_starts_and_wakes_others_while_every_p_is_busy(procs):
     async def main():
         stop = [False]
         out = gort.Chan(rounds * 4)
-        wg = gort.WaitGroup()
         mu = gort.Mutex()
 
         async def spinner():
@@ -71,7 +70,7 @@ def test_retired_goroutine_starts_and_wakes_others_while_every_p_is_busy(procs):
         async def child(i):
             await out.send(("child", i))
 
-        async def waiter(i):
+        async def waiter(i, wg):
             await wg.wait()
             await out.send(("wg", i))
 
@@ -82,9 +81,12 @@ def test_retired_goroutine_starts_and_wakes_others_while_every_p_is_busy(procs):
 
         async def stuck():
             for i in range(rounds):
+                # a WaitGroup per round: reusing one before the previous round's
+                # wait has returned is Go's "WaitGroup is reused" misuse
+                wg = gort.WaitGroup()
                 wg.add(1)
                 await mu.lock()
-                gort.go(waiter, i)            # left on our P's queue: work only a
+                gort.go(waiter, i, wg)        # left on our P's queue: work only a
                 gort.go(locker, i)            # hand-off of the P can run
                 cpu_for(0.015)                # > 11 ms without a runtime call ...
                 until_retired()               # ... so sysmon retires the P
