@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import types
 import warnings
 from typing import Any, Callable, TypeVar
 
@@ -63,7 +64,10 @@ class Unawaited:
 
     def __await__(self) -> Any:
         self._used = True
-        return (yield from self._aw)   # a plain generator: __await__ may not return a coroutine
+        aw = self._aw
+        # a plain generator (__await__ may not return a coroutine), delegating
+        # to a generator-based gort operation or to an async def's __await__
+        return (yield from (aw.__await__() if type(aw) is types.CoroutineType else aw))
 
     __iter__ = __await__          # `yield from op` inside gort's own awaitables
 

@@ -305,9 +305,12 @@ def gopanic(m: M, gp: G, e: BaseException) -> None:
 
 
 def fatal(s: Sched, e: BaseException) -> None:
-    """Stop the program with e (an unrecovered panic, a deadlock, a runtime error)."""
+    """Stop the program with e (an unrecovered panic, a deadlock, a runtime error).
+
+    Once the program is exiting (main returned, or an earlier error), what an
+    abandoned goroutine raises is dropped: in Go it would never run again."""
     s.lock.acquire()
-    if s.panic is None:
+    if s.panic is None and not s.exiting:
         s.panic = e
     s.lock.release()
     initiate_exit(s)

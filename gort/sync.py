@@ -12,12 +12,13 @@ import threading
 import time as _time
 import types
 from collections import deque
-from typing import Any, Callable, Optional
+from typing import Any, Awaitable, Callable, Generator, Optional
 
 from .g import (G, preempt_flag, waitReasonSemacquire, waitReasonSyncCondWait,
                 waitReasonSyncMutexLock, waitReasonSyncRWMutexLock,
                 waitReasonSyncRWMutexRLock, waitReasonSyncWaitGroupWait)
 from .chan import Chan
+from .debug import awaitable
 from .proc import _nogo, _tls, check_async, go, preempt_point, ready
 from .select import recv as _recv
 from .select import select as _select
@@ -62,8 +63,9 @@ class Mutex:
         self._woken = False
         self._waiters: deque[_Waiter] = deque()
 
+    @awaitable
     @types.coroutine
-    def lock(self) -> Any:
+    def lock(self) -> Generator[Any, Any, None]:
         mu = self._mu
         mu.acquire()
         if not self._locked and not self._starving:
@@ -156,8 +158,9 @@ class RWMutex:
         self._rwaiters: list[G] = []
         self._wwaiter: Optional[G] = None
 
+    @awaitable
     @types.coroutine
-    def rlock(self) -> Any:
+    def rlock(self) -> Generator[Any, Any, None]:
         mu = self._mu
         mu.acquire()
         if not self._writer:
@@ -194,8 +197,9 @@ class RWMutex:
         if wake is not None:
             ready(wake)
 
+    @awaitable
     @types.coroutine
-    def lock(self) -> Any:
+    def lock(self) -> Generator[Any, Any, None]:
         yield from self._w.lock()
         mu = self._mu
         mu.acquire()
@@ -306,8 +310,9 @@ class WaitGroup:
     def done(self) -> None:
         self.add(-1)
 
+    @awaitable
     @types.coroutine
-    def wait(self) -> Any:
+    def wait(self) -> Generator[Any, Any, None]:
         mu = self._mu
         mu.acquire()
         if self._n == 0:
@@ -480,14 +485,15 @@ class Semaphore:
         if k > self._size:
             raise ValueError(f"semaphore: acquire of {k} exceeds the size {self._size} (would block forever)")
 
-    def acquire(self, k: int = 1, ctx: Any = None) -> Any:
+    @awaitable
+    def acquire(self, k: int = 1, ctx: Any = None) -> Awaitable[None]:
         """Acquire k units; an awaitable.  See the class docstring for `ctx`."""
         if ctx is None:
             return self._acquire(k)
         return self._acquire_ctx(k, ctx)
 
     @types.coroutine
-    def _acquire(self, k: int) -> Any:
+    def _acquire(self, k: int) -> Generator[Any, Any, None]:
         self._check(k)
         mu = self._mu
         mu.acquire()
