@@ -21,6 +21,10 @@ from .proc import _nogo, _tls, park_forever, preempt_point, ready
 T = TypeVar("T")
 
 
+def _not_chan(x: Any, meth: str) -> TypeError:
+    return TypeError(f"Chan.{meth}: {type(x).__name__} {x!r} is not a gort.Chan")
+
+
 class ClosedChannelError(Exception):
     """Send on a closed channel, or close of a closed channel (Go panics)."""
 
@@ -168,7 +172,10 @@ class Chan(Generic[T]):
     @types.coroutine
     def send(self, v: T) -> Generator[Any, Any, None]:
         """Send v; block until a receiver takes it or there is buffer space."""
-        lock = self.lock
+        try:
+            lock = self.lock
+        except AttributeError:
+            raise _not_chan(self, "send") from None
         lock.acquire()
         if self.closed:
             lock.release()
@@ -217,7 +224,10 @@ class Chan(Generic[T]):
 
     def try_send(self, v: T) -> bool:
         """Non-blocking send (Go's `select { case c <- v: default: }`): True if sent."""
-        lock = self.lock
+        try:
+            lock = self.lock
+        except AttributeError:
+            raise _not_chan(self, "try_send") from None
         lock.acquire()
         if self.closed:
             lock.release()
@@ -280,7 +290,10 @@ class Chan(Generic[T]):
         One body serves recv (mode 0), recv_ok (1) and `async for` (2): the
         receive path is the hottest in gort and an extra generator layer costs.
         """
-        lock = self.lock
+        try:
+            lock = self.lock
+        except AttributeError:
+            raise _not_chan(self, "recv") from None
         lock.acquire()
         if self.closed:
             if self.qcount == 0:
@@ -342,7 +355,10 @@ class Chan(Generic[T]):
 
     def try_recv(self) -> tuple[Any, bool, bool]:
         """Non-blocking receive: (value, ok, selected).  selected is False if it would block."""
-        lock = self.lock
+        try:
+            lock = self.lock
+        except AttributeError:
+            raise _not_chan(self, "try_recv") from None
         lock.acquire()
         if self.closed and self.qcount == 0:
             lock.release()
@@ -366,7 +382,10 @@ class Chan(Generic[T]):
     # ---- close ----
     def close(self) -> None:
         """Close: receivers drain the buffer then get (None, False); blocked senders raise."""
-        lock = self.lock
+        try:
+            lock = self.lock
+        except AttributeError:
+            raise _not_chan(self, "close") from None
         lock.acquire()
         if self.closed:
             lock.release()

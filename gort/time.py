@@ -20,7 +20,7 @@ from .chan import Chan
 from .debug import awaitable
 from .g import G, waitReasonSleep
 from .proc import YIELD as _YIELD
-from .proc import _nogo, _tls, check_async, newproc, ready
+from .proc import _nogo, _tls, callback_coroutine, check_async, newproc, ready
 from .timers import Timer as _RTimer
 
 _now = _time.monotonic
@@ -37,7 +37,11 @@ def sleep(seconds: float) -> Generator[Any, Any, None]:
     m = _tls.m
     if m is None or m.curg is None:
         raise _nogo("gort.sleep")
-    if not seconds > 0:
+    try:
+        later = seconds > 0
+    except TypeError:
+        raise _not_seconds("gort.sleep", seconds) from None
+    if not later:
         if seconds != seconds:
             raise ValueError("gort.sleep: duration is NaN")
         yield _YIELD
@@ -104,6 +108,18 @@ def _send_time(c: _TimerChan, seq: int, delay: float) -> None:
     c.try_send(_time.time() - delay)
 
 
+def _not_seconds(what: str, d: Any) -> TypeError:
+    return TypeError(f"{what}: the duration is a number of seconds (int or float), "
+                     f"not {type(d).__name__} {d!r}")
+
+
+def _seconds(d: Any, what: str) -> float:
+    """d as float seconds, or a TypeError naming the call."""
+    if isinstance(d, bool) or not isinstance(d, (int, float)):
+        raise _not_seconds(what, d)
+    return float(d)
+
+
 def _uninitialized(what: str) -> RuntimeError:
     return RuntimeError(f"time: {what} called on uninitialized Timer")
 
@@ -114,6 +130,7 @@ class Timer:
     _t: Optional[_RTimer] = None      # a Timer whose __init__ never ran has none
 
     def __init__(self, d: float, _f: Optional[Callable[..., Any]] = None, _args: tuple = ()) -> None:
+        d = _seconds(d, "gort.Timer" if _f is None else "gort.after_func")
         if _tls.m is None:
             raise _nogo("gort.Timer")
         self._fn = _f
@@ -129,8 +146,7 @@ class Timer:
         self._t.modify(_now() + max(0.0, float(d)))
 
     def _fire_func(self, arg: Any, seq: int, delay: float) -> None:
-        fn: Any = self._fn
-        newproc(fn(*self._args), _tls.m)
+        newproc(callback_coroutine(self._fn, self._args, "gort.after_func"), _tls.m)
 
     def stop(self) -> bool:
         """Stop it; True if that prevented it from firing.
@@ -159,6 +175,7 @@ class Timer:
         As stop, a sent but unreceived value is discarded (then True): no value
         from before the reset is received after it (time.go modify).
         """
+        d = _seconds(d, "gort.Timer.reset")
         t = self._t
         if t is None:
             raise _uninitialized("Reset")
@@ -169,7 +186,7 @@ class Timer:
             ch = self._ch
             if ch is not None and ch._drain():
                 pending = True
-            t._add(_now() + max(0.0, float(d)))
+            t._add(_now() + max(0.0, d))
             return pending
         finally:
             t.mu.release()
@@ -184,7 +201,7 @@ class Ticker:
     _t: Optional[_RTimer] = None      # a Ticker whose __init__ never ran has none
 
     def __init__(self, d: float) -> None:
-        if not d > 0:
+        if not _seconds(d, "gort.Ticker") > 0:
             raise ValueError("non-positive interval for gort.Ticker")
         if _tls.m is None:
             raise _nogo("gort.Ticker")
@@ -206,7 +223,7 @@ class Ticker:
             t.mu.release()
 
     def reset(self, d: float) -> None:
-        if not d > 0:
+        if not _seconds(d, "gort.Ticker.reset") > 0:
             raise ValueError("non-positive interval for gort.Ticker.reset")
         t = self._t
         if t is None:
@@ -228,13 +245,18 @@ def after(d: float) -> Chan:
 
 
 def tick(d: float) -> Optional[Chan]:
-    """A Ticker's channel; None for d <= 0 (as Go's time.Tick returns nil)."""
-    if not d > 0:
+    """A Ticker's channel; None for d <= 0, as Go's time.Tick returns nil (a
+    receive from None in a select never fires; use Ticker to get an error)."""
+    if not _seconds(d, "gort.tick") > 0:
         return None
     return Ticker(d).c
 
 
 def after_func(d: float, fn: Callable[..., Any], *args: Any) -> Timer:
-    """Run `fn(*args)` in its own goroutine after d seconds; stop() the Timer to cancel."""
-    check_async(fn, "gort.after_func")
+    """Run `fn(*args)` in its own goroutine after d seconds; stop() the Timer to cancel.
+
+    fn may be an async function or a plain one (every gort callback takes both:
+    it runs in a goroutine of its own, as Go's AfterFunc runs f)."""
+    if isinstance(fn, types.CoroutineType) or not callable(fn):
+        check_async(fn, "gort.after_func")       # the clear error for each misuse
     return Timer(d, fn, args)

@@ -309,3 +309,63 @@ def test_submit_without_a_program_is_a_clear_error():
         pytest.skip("a program is running")
     with pytest.raises(RuntimeError, match="no running gort program"):
         gort.submit(f)
+
+
+# ---------------------------------------------------------------- 3b. callbacks take plain or async functions
+
+def test_after_func_takes_plain_and_async_functions():
+    async def main():
+        hits = gort.Chan(2)
+
+        async def a():
+            await hits.send("async")
+        gort.after_func(0.001, a)
+        gort.after_func(0.002, lambda: hits.try_send("plain"))
+        got = sorted([await hits.recv(), await hits.recv()])
+        with pytest.raises(TypeError, match="not callable"):
+            gort.after_func(0.1, 5)
+        return got
+
+    assert run_bounded(main) == ["async", "plain"]
+
+
+# ---------------------------------------------------------------- 7. small messages
+
+def test_bad_durations_name_the_call():
+    async def main():
+        errs = []
+        for call in (lambda: gort.sleep("1"), lambda: gort.Timer("1"), lambda: gort.after([1]),
+                     lambda: gort.tick("x"), lambda: gort.Ticker(None), lambda: gort.after_func("1", print)):
+            try:
+                r = call()
+                if hasattr(r, "__await__") or hasattr(r, "send"):
+                    await r
+                errs.append("no error")
+            except TypeError as e:
+                errs.append(str(e))
+        return errs
+
+    errs = run_bounded(main)
+    for name, e in zip(["gort.sleep", "gort.Timer", "gort.Timer", "gort.tick", "gort.Ticker",
+                        "gort.after_func"], errs):
+        assert e.startswith(name + ":") and "number of seconds" in e, e
+
+
+def test_tick_of_a_non_positive_duration_is_none_as_in_go():
+    async def main():
+        return gort.tick(0), gort.tick(-1)
+
+    assert run_bounded(main) == (None, None)
+    assert "None" in gort.tick.__doc__
+
+
+def test_chan_methods_on_a_wrong_receiver():
+    for meth, args in (("close", ()), ("try_send", (1,)), ("try_recv", ())):
+        with pytest.raises(TypeError, match=f"Chan.{meth}: int 5 is not a gort.Chan"):
+            getattr(gort.Chan, meth)(5, *args)
+
+
+def test_chan_operations_outside_a_program_are_clear():
+    ch = gort.Chan()
+    with pytest.raises(RuntimeError, match="outside a running gort program"):
+        ch.send(1).send(None)
