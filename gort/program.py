@@ -120,7 +120,11 @@ def _shutdown(s: Sched) -> None:
         mp.park.wakeup()
     # Let Ms finish the G they are running and leave; those still inside a G
     # after that are stuck in it (a blocking call, a CPU loop) and abandoned.
-    if _settled(s, time.monotonic() + SHUTDOWN_SETTLE):
+    deadline = time.monotonic() + SHUTDOWN_SETTLE
+    while time.monotonic() < deadline and any(
+            not (mp.dead or mp.issys or mp.curg is not None) for mp in list(s.allm)):
+        time.sleep(0.0005)                   # parked Ms were woken: they leave at once
+    if _settled(s, deadline):
         _close_abandoned(s)
     else:
         # an M is still on its way out (a busy machine, the GIL): close the rest

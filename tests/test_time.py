@@ -147,7 +147,7 @@ def test_after_tick_after_func():
         assert t.stop() is True
         assert t.c is None
         with pytest.raises(TypeError):
-            gort.after_func(1, print)
+            gort.after_func(1, 5)                  # not callable (plain functions are fine)
         return v
 
     assert gort.run(main, procs=2) == "hello"
