@@ -17,7 +17,7 @@ of Go's scheduler, with Go's channels, select, timers, sync and context.
 """
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional, TypeVar
 
 from . import proc as _proc
 from . import program as _program
@@ -43,7 +43,10 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def run(main: Callable[..., Awaitable[Any]], *args: Any, procs: Optional[int] = None) -> Any:
+R = TypeVar("R")
+
+
+def run(main: Callable[..., Awaitable[R]], *args: Any, procs: Optional[int] = None) -> R:
     """Run `main(*args)` as goroutine 1 and return its result.
 
     Bootstraps like Go: schedinit (GOMAXPROCS Ps) -> newproc(main) -> mstart

@@ -8,9 +8,10 @@ Wake-ups (`ready`) happen after the channel lock is released (Go's rule).
 """
 from __future__ import annotations
 
+import inspect
 import threading
 import types
-from typing import Any, AsyncIterator, Generator, Generic, Optional, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Generator, Generic, Optional, TypeVar
 
 from .g import (G, preempt_flag, waitReasonChanReceive,
                 waitReasonChanReceiveNilChan, waitReasonChanSend,
@@ -62,67 +63,67 @@ class SelSudog(Sudog):
 class Chan(Generic[T]):
     """A Go channel.  `Chan(0)` is unbuffered; `Chan(n)` buffers n values."""
 
-    __slots__ = ("lock", "qcount", "dataqsiz", "buf", "sendx", "recvx", "closed",
-                 "recvq_first", "recvq_last", "sendq_first", "sendq_last")
+    __slots__ = ("_lock", "_qcount", "_dataqsiz", "_buf", "_sendx", "_recvx", "_closed",
+                 "_recvq_first", "_recvq_last", "_sendq_first", "_sendq_last")
 
     def __init__(self, cap: int = 0) -> None:
         if isinstance(cap, bool) or not isinstance(cap, int):
             raise TypeError(f"Chan capacity must be an int, not {type(cap).__name__}")
         if cap < 0:
             raise ValueError(f"makechan: size out of range ({cap})")
-        self.lock = threading.Lock()
-        self.qcount = 0
-        self.dataqsiz = cap
-        self.buf: Any = [None] * cap if cap else None
-        self.sendx = 0
-        self.recvx = 0
-        self.closed = False
-        self.recvq_first: Optional[Sudog] = None
-        self.recvq_last: Optional[Sudog] = None
-        self.sendq_first: Optional[Sudog] = None
-        self.sendq_last: Optional[Sudog] = None
+        self._lock = threading.Lock()
+        self._qcount = 0
+        self._dataqsiz = cap
+        self._buf: Any = [None] * cap if cap else None
+        self._sendx = 0
+        self._recvx = 0
+        self._closed = False
+        self._recvq_first: Optional[Sudog] = None
+        self._recvq_last: Optional[Sudog] = None
+        self._sendq_first: Optional[Sudog] = None
+        self._sendq_last: Optional[Sudog] = None
 
     @property
     def cap(self) -> int:
-        return self.dataqsiz
+        return self._dataqsiz
 
     def __len__(self) -> int:
-        return self.qcount
+        return self._qcount
 
     def __repr__(self) -> str:
-        st = " closed" if self.closed else ""
-        return f"<Chan cap={self.dataqsiz} len={self.qcount}{st}>"
+        st = " closed" if self._closed else ""
+        return f"<Chan cap={self._dataqsiz} len={self._qcount}{st}>"
 
     # ---- wait queues (lock held) ----
     def _enqueue_recv(self, sg: Sudog) -> None:
-        last = self.recvq_last
+        last = self._recvq_last
         sg.prev = last
         sg.next = None
         if last is None:
-            self.recvq_first = sg
+            self._recvq_first = sg
         else:
             last.next = sg
-        self.recvq_last = sg
+        self._recvq_last = sg
 
     def _enqueue_send(self, sg: Sudog) -> None:
-        last = self.sendq_last
+        last = self._sendq_last
         sg.prev = last
         sg.next = None
         if last is None:
-            self.sendq_first = sg
+            self._sendq_first = sg
         else:
             last.next = sg
-        self.sendq_last = sg
+        self._sendq_last = sg
 
     def _dequeue_recv(self) -> Optional[Sudog]:
         while True:
-            sg = self.recvq_first
+            sg = self._recvq_first
             if sg is None:
                 return None
             nxt = sg.next
-            self.recvq_first = nxt
+            self._recvq_first = nxt
             if nxt is None:
-                self.recvq_last = None
+                self._recvq_last = None
             else:
                 nxt.prev = None
             sg.next = None
@@ -133,13 +134,13 @@ class Chan(Generic[T]):
 
     def _dequeue_send(self) -> Optional[Sudog]:
         while True:
-            sg = self.sendq_first
+            sg = self._sendq_first
             if sg is None:
                 return None
             nxt = sg.next
-            self.sendq_first = nxt
+            self._sendq_first = nxt
             if nxt is None:
-                self.sendq_last = None
+                self._sendq_last = None
             else:
                 nxt.prev = None
             sg.next = None
@@ -152,19 +153,19 @@ class Chan(Generic[T]):
         p, n = sg.prev, sg.next
         if p is not None:
             p.next = n
-        elif (self.recvq_first if recv else self.sendq_first) is sg:
+        elif (self._recvq_first if recv else self._sendq_first) is sg:
             if recv:
-                self.recvq_first = n
+                self._recvq_first = n
             else:
-                self.sendq_first = n
+                self._sendq_first = n
         else:
             return                      # not queued any more
         if n is not None:
             n.prev = p
         elif recv:
-            self.recvq_last = p
+            self._recvq_last = p
         else:
-            self.sendq_last = p
+            self._sendq_last = p
         sg.next = sg.prev = None
 
     # ---- send ----
@@ -173,14 +174,14 @@ class Chan(Generic[T]):
     def send(self, v: T) -> Generator[Any, Any, None]:
         """Send v; block until a receiver takes it or there is buffer space."""
         try:
-            lock = self.lock
+            lock = self._lock
         except AttributeError:
             raise _not_chan(self, "send") from None
         lock.acquire()
-        if self.closed:
+        if self._closed:
             lock.release()
             raise ClosedChannelError("send on closed channel")
-        if self.recvq_first is not None:
+        if self._recvq_first is not None:
             sg = self._dequeue_recv()
             if sg is not None:
                 # a receiver waits: hand the value straight to it
@@ -193,12 +194,12 @@ class Chan(Generic[T]):
                 if preempt_flag[0]:
                     yield from preempt_point()
                 return
-        if self.qcount < self.dataqsiz:
-            i = self.sendx
-            self.buf[i] = v
+        if self._qcount < self._dataqsiz:
+            i = self._sendx
+            self._buf[i] = v
             i += 1
-            self.sendx = 0 if i == self.dataqsiz else i
-            self.qcount += 1
+            self._sendx = 0 if i == self._dataqsiz else i
+            self._qcount += 1
             lock.release()
             if preempt_flag[0]:
                 yield from preempt_point()
@@ -225,11 +226,11 @@ class Chan(Generic[T]):
     def try_send(self, v: T) -> bool:
         """Non-blocking send (Go's `select { case c <- v: default: }`): True if sent."""
         try:
-            lock = self.lock
+            lock = self._lock
         except AttributeError:
             raise _not_chan(self, "try_send") from None
         lock.acquire()
-        if self.closed:
+        if self._closed:
             lock.release()
             raise ClosedChannelError("send on closed channel")
         sg = self._dequeue_recv()
@@ -240,7 +241,7 @@ class Chan(Generic[T]):
             sg.g.param = sg
             ready(sg.g)
             return True
-        if self.qcount < self.dataqsiz:
+        if self._qcount < self._dataqsiz:
             self._bufput(v)
             lock.release()
             return True
@@ -249,59 +250,59 @@ class Chan(Generic[T]):
 
     # ---- the ring buffer (lock held; send/recv inline the same steps) ----
     def _bufput(self, v: Any) -> None:
-        i = self.sendx
-        self.buf[i] = v
+        i = self._sendx
+        self._buf[i] = v
         i += 1
-        self.sendx = 0 if i == self.dataqsiz else i
-        self.qcount += 1
+        self._sendx = 0 if i == self._dataqsiz else i
+        self._qcount += 1
 
     def _bufget(self) -> Any:
-        buf = self.buf
-        i = self.recvx
+        buf = self._buf
+        i = self._recvx
         v = buf[i]
         buf[i] = None
         i += 1
-        self.recvx = 0 if i == self.dataqsiz else i
-        self.qcount -= 1
+        self._recvx = 0 if i == self._dataqsiz else i
+        self._qcount -= 1
         return v
 
     # ---- receive ----
     def _recv_locked(self, sg: Sudog) -> Any:
         """recv(): take from the sender sg (lock held; released by the caller)."""
-        if self.dataqsiz == 0:
+        if self._dataqsiz == 0:
             return sg.elem
         # buffer full: take the head, the sender's value goes to the tail slot
-        buf = self.buf
-        i = self.recvx
+        buf = self._buf
+        i = self._recvx
         v = buf[i]
         buf[i] = sg.elem
         i += 1
-        if i == self.dataqsiz:
+        if i == self._dataqsiz:
             i = 0
-        self.recvx = i
-        self.sendx = i
+        self._recvx = i
+        self._sendx = i
         return v
 
     @awaitable
     @types.coroutine
-    def recv(self, _mode: int = 0) -> Generator[Any, Any, Any]:
-        """Receive a value; None once closed and drained (Go's zero value).
-
-        One body serves recv (mode 0), recv_ok (1) and `async for` (2): the
-        receive path is the hottest in gort and an extra generator layer costs.
-        """
+    def recv(self, _mode: int = 0) -> Generator[Any, Any, Optional[T]]:
+        """`v = await ch.recv()`: the next value; None once the channel is closed
+        and drained (Go's zero value; `recv_ok` tells the two apart).  Blocks
+        until a sender or the buffer has a value."""
+        # One body serves recv (mode 0), recv_ok (1) and `async for` (2): the
+        # receive path is the hottest in gort and an extra generator layer costs.
         try:
-            lock = self.lock
+            lock = self._lock
         except AttributeError:
             raise _not_chan(self, "recv") from None
         lock.acquire()
-        if self.closed:
-            if self.qcount == 0:
+        if self._closed:
+            if self._qcount == 0:
                 lock.release()
                 if _mode == 2:
                     raise StopAsyncIteration
-                return (None, False) if _mode else None
-        elif self.sendq_first is not None:
+                return (None, False) if _mode else None  # type: ignore[return-value]
+        elif self._sendq_first is not None:
             sg = self._dequeue_send()
             if sg is not None:
                 v = self._recv_locked(sg)
@@ -312,19 +313,19 @@ class Chan(Generic[T]):
                 ready(gp)
                 if preempt_flag[0]:
                     yield from preempt_point()
-                return (v, True) if _mode == 1 else v
-        if self.qcount > 0:
-            buf = self.buf
-            i = self.recvx
+                return (v, True) if _mode == 1 else v  # type: ignore[return-value]
+        if self._qcount > 0:
+            buf = self._buf
+            i = self._recvx
             v = buf[i]
             buf[i] = None
             i += 1
-            self.recvx = 0 if i == self.dataqsiz else i
-            self.qcount -= 1
+            self._recvx = 0 if i == self._dataqsiz else i
+            self._qcount -= 1
             lock.release()
             if preempt_flag[0]:
                 yield from preempt_point()
-            return (v, True) if _mode == 1 else v
+            return (v, True) if _mode == 1 else v  # type: ignore[return-value]
         m = _tls.m
         if m is None or m.curg is None:
             lock.release()
@@ -344,26 +345,27 @@ class Chan(Generic[T]):
         if _mode == 0:
             return v
         if _mode == 1:
-            return v, sg.success
+            return v, sg.success  # type: ignore[return-value]
         if not sg.success:
             raise StopAsyncIteration
         return v
 
-    def recv_ok(self) -> Any:
-        """Receive: (value, True), or (None, False) once closed and drained."""
-        return self.recv(1)
+    def recv_ok(self) -> Awaitable[tuple[Optional[T], bool]]:
+        """`v, ok = await ch.recv_ok()`: (value, True), or (None, False) once closed and drained."""
+        # mode 1 returns the (value, ok) pair
+        return self.recv(1)  # type: ignore[return-value]
 
-    def try_recv(self) -> tuple[Any, bool, bool]:
+    def try_recv(self) -> tuple[Optional[T], bool, bool]:
         """Non-blocking receive: (value, ok, selected).  selected is False if it would block."""
         try:
-            lock = self.lock
+            lock = self._lock
         except AttributeError:
             raise _not_chan(self, "try_recv") from None
         lock.acquire()
-        if self.closed and self.qcount == 0:
+        if self._closed and self._qcount == 0:
             lock.release()
             return None, False, True
-        if not self.closed:
+        if not self._closed:
             sg = self._dequeue_send()
             if sg is not None:
                 v = self._recv_locked(sg)
@@ -372,7 +374,7 @@ class Chan(Generic[T]):
                 sg.g.param = sg
                 ready(sg.g)
                 return v, True, True
-        if self.qcount > 0:
+        if self._qcount > 0:
             v = self._bufget()
             lock.release()
             return v, True, True
@@ -383,14 +385,14 @@ class Chan(Generic[T]):
     def close(self) -> None:
         """Close: receivers drain the buffer then get (None, False); blocked senders raise."""
         try:
-            lock = self.lock
+            lock = self._lock
         except AttributeError:
             raise _not_chan(self, "close") from None
         lock.acquire()
-        if self.closed:
+        if self._closed:
             lock.release()
             raise ClosedChannelError("close of closed channel")
-        self.closed = True
+        self._closed = True
         woken = []
         while True:
             sg = self._dequeue_recv()
@@ -415,8 +417,16 @@ class Chan(Generic[T]):
     def __aiter__(self) -> AsyncIterator[T]:
         return self  # type: ignore[return-value]
 
-    def __anext__(self) -> Any:
-        return self.recv(2)
+    def __anext__(self) -> Awaitable[T]:
+        # mode 2 raises StopAsyncIteration at the end
+        return self.recv(2)  # type: ignore[return-value]
+
+
+# recv's `_mode` is how one body serves recv, recv_ok and `async for`; it is not
+# part of the API, so help() and inspect show recv(self)
+Chan.recv.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)],
+    return_annotation="Awaitable[T | None]")
 
 
 @types.coroutine

@@ -30,7 +30,7 @@ import functools
 import signal
 import threading
 import types
-from typing import Any, Callable, Generator, Optional
+from typing import Any, Awaitable, Callable, Generator, Optional, ParamSpec
 
 from . import g as _g
 from .g import G, _Gdead, _Grunnable, _Grunning, _Gwaiting
@@ -64,6 +64,7 @@ class _TLS(threading.local):
 
 
 _tls = _TLS()
+_PS = ParamSpec("_PS")
 sched = Sched()                      # the running (or last) program; replaced by every run
 
 _FunctionType = types.FunctionType
@@ -271,7 +272,7 @@ def newproc(coro: Any, m: Optional[M], s: Optional[Sched] = None) -> G:
     return gp
 
 
-def go(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+def go(fn: Callable[_PS, Awaitable[Any]], *args: _PS.args, **kwargs: _PS.kwargs) -> None:
     """Start `fn(*args, **kwargs)` as a new goroutine (Go's `go` statement).
 
     The new G goes to the current P's runnext.  `fn` is an async function, or

@@ -23,7 +23,7 @@ import os
 import sys
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, ParamSpec
 
 from . import netpoll, proc, procresize
 from .g import G, _Gdead, _Grunnable, _Grunning, _Gsyscall, _Gwaiting, describe
@@ -31,6 +31,7 @@ from .m import M
 from .sched import MAXMCOUNT, Sched
 
 log = logging.getLogger("gort")
+P = ParamSpec("P")
 
 IDLE_M_EXIT = 10.0       # an M idle this long exits (Go keeps idle Ms; gort gives threads back)
 SHUTDOWN_SETTLE = 0.030  # how long run() lets Ms finish the G they run before it returns
@@ -263,7 +264,7 @@ def stop(timeout: Optional[float] = None) -> None:
         raise bg.error
 
 
-def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+def submit(fn: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> concurrent.futures.Future[Any]:
     """Run fn(*args, **kwargs) in a new goroutine of the running program, from
     any thread; return a concurrent.futures.Future of its result.  fn is an
     async function, a function returning a gort awaitable, or a plain function

@@ -49,12 +49,12 @@ def send(c: Optional[Chan], v: Any) -> Case:
 
 def _lock_all(chans: list[Chan]) -> None:
     for c in chans:
-        c.lock.acquire()
+        c._lock.acquire()
 
 
 def _unlock_all(chans: list[Chan]) -> None:
     for c in reversed(chans):
-        c.lock.release()
+        c._lock.release()
 
 
 @awaitable
@@ -92,7 +92,7 @@ def select(*cases: Case, default: bool = False) -> Generator[Any, Any, tuple[int
         cs = cases[i]
         c = cs.c
         if cs.dir == 0:
-            sg = None if c.closed else c._dequeue_send()
+            sg = None if c._closed else c._dequeue_send()
             if sg is not None:
                 v = c._recv_locked(sg)
                 _unlock_all(chans)
@@ -100,15 +100,15 @@ def select(*cases: Case, default: bool = False) -> Generator[Any, Any, tuple[int
                 sg.g.param = sg
                 ready(sg.g)
                 return (yield from _done(i, v, True))
-            if c.qcount > 0:
+            if c._qcount > 0:
                 v = c._bufget()
                 _unlock_all(chans)
                 return (yield from _done(i, v, True))
-            if c.closed:
+            if c._closed:
                 _unlock_all(chans)
                 return (yield from _done(i, None, False))
         else:
-            if c.closed:
+            if c._closed:
                 _unlock_all(chans)
                 raise ClosedChannelError("send on closed channel")
             sg = c._dequeue_recv()
@@ -119,7 +119,7 @@ def select(*cases: Case, default: bool = False) -> Generator[Any, Any, tuple[int
                 sg.g.param = sg
                 ready(sg.g)
                 return (yield from _done(i, None, True))
-            if c.qcount < c.dataqsiz:
+            if c._qcount < c._dataqsiz:
                 c._bufput(cs.v)
                 _unlock_all(chans)
                 return (yield from _done(i, None, True))

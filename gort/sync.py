@@ -615,7 +615,7 @@ class _Admission:
     def admitted(self) -> bool:
         """True once the goroutine has been started."""
         ch = self._ch
-        return ch is None or ch.closed
+        return ch is None or ch._closed
 
 
 _ADMITTED = _Admission(None)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import inspect
 import types
-from typing import Any, Callable, Generator
+from typing import Any, Callable, Generator, ParamSpec, TypeVar
 
 from . import proc
 from .g import G, _Grunning, _Gsyscall, preempt_flag
@@ -31,6 +31,10 @@ from .m import M
 from .p import _Pdead, _Pgcstop, _Pidle, _Psyscall
 from .debug import awaitable
 from .proc import Trap, _nogo, _tls
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def entersyscall(m: M, gp: G) -> bool:
@@ -109,7 +113,7 @@ _exit_slow = _ExitSyscallSlow()
 
 @awaitable
 @types.coroutine
-def syscall(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+def syscall(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Generator[Any, Any, R]:
     """Run the blocking fn(*args, **kwargs) on this goroutine's M; its P may move on meanwhile."""
     m = _tls.m
     if m is None or m.curg is None:

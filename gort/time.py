@@ -83,7 +83,7 @@ class _TimerChan(Chan):
         return 0
 
     def __repr__(self) -> str:
-        return f"<timer Chan{' closed' if self.closed else ''}>"
+        return f"<timer Chan{' closed' if self._closed else ''}>"
 
     def _drain(self) -> bool:
         """Go's timerchandrain: drop the buffered value; True if there was one.
@@ -91,14 +91,14 @@ class _TimerChan(Chan):
         Called with the timer's mu held, which the timer's send also holds, so
         no value can arrive meanwhile; a receiver may take it first (then False).
         """
-        if self.qcount == 0:          # Go reads qcount atomically before locking
+        if self._qcount == 0:          # Go reads qcount atomically before locking
             return False
-        self.lock.acquire()
+        self._lock.acquire()
         got = False
-        while self.qcount > 0:
+        while self._qcount > 0:
             self._bufget()
             got = True
-        self.lock.release()
+        self._lock.release()
         return got
 
 

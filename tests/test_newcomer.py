@@ -94,6 +94,47 @@ def test_mypy_flags_an_unused_awaitable(tmp_path):
     assert "forgot.py:8:" not in p.stdout, p.stdout
 
 
+def test_mypy_checks_the_typed_api(tmp_path):
+    pytest.importorskip("mypy")
+    src = tmp_path / "typed.py"
+    src.write_text(textwrap.dedent("""
+        import time
+        import gort
+
+        async def worker(n: int, out: gort.Chan[str]) -> None:
+            await out.send(str(n))
+
+        async def main() -> int:
+            out: gort.Chan[str] = gort.Chan()
+            gort.go(worker, 1, out)
+            gort.go(worker, "one", out)
+            s = await out.recv()
+            reveal_type(s)
+            v, ok = await out.recv_ok()
+            reveal_type(v)
+            t = await gort.syscall(time.monotonic)
+            reveal_type(t)
+            await gort.syscall(time.sleep, "x")
+            i, w, ok2 = await gort.select(gort.recv(out), default=True)
+            return i
+
+        r = gort.run(main)
+        reveal_type(r)
+    """))
+    p = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", str(src)],
+                       capture_output=True, text=True, timeout=300)
+    out = p.stdout
+
+    def line(n):
+        return "\n".join(x for x in out.splitlines() if f"typed.py:{n}:" in x)
+    assert 'error: Argument 2 has incompatible type "str"; expected "int"' in line(11), out
+    assert "Revealed type is" in line(13) and "str" in line(13) and "None" in line(13), out
+    assert "Revealed type is" in line(15) and "str" in line(15), out
+    assert "float" in line(17), out
+    assert 'Argument 2 to "syscall" has incompatible type "str"' in line(18), out
+    assert 'Revealed type is "int"' in line(23) or "builtins.int" in line(23), out
+
+
 # ---------------------------------------------------------------- 2. foreign awaitables
 
 class Weird:
