@@ -1,4 +1,4 @@
-"""chan: Go's channels (chan.go; reference §8.1-§8.4).
+"""chan: Go's channels (runtime/chan.go: makechan, chansend, chanrecv, closechan).
 
 A waiting receiver gets the value straight from the sender (the buffer is
 bypassed); a buffered channel is a ring of `cap` slots; `close` wakes every
@@ -85,6 +85,7 @@ class Chan(Generic[T]):
 
     @property
     def cap(self) -> int:
+        """The buffer size given to Chan(cap) (Go's cap(ch)); 0 for an unbuffered channel."""
         return self._dataqsiz
 
     def __len__(self) -> int:

@@ -1,4 +1,4 @@
-"""context: Go's context package (context/context.go; reference §12.6) for gort goroutines.
+"""context: Go's context package (context/context.go) for gort goroutines.
 
 A Context carries a cancellation signal, a deadline and request-scoped values
 across goroutines::

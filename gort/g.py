@@ -1,4 +1,4 @@
-"""G: a goroutine (runtime2.go `type g`; reference §1.1, §1.6, §1.8, §4).
+"""G: a goroutine (runtime/runtime2.go `type g`, its status values and waitReasonStrings).
 
 A G wraps one coroutine.  Its status and wait reason use Go's values so that
 dumps and traces line up with Go's.  Dead Gs are kept on free lists and reused

@@ -1,4 +1,4 @@
-"""M: an OS thread running the scheduler loop (runtime2.go `type m`; §1.3, §3.5).
+"""M: an OS thread running the scheduler loop (runtime/runtime2.go `type m`; proc.go mstart, stopm).
 
 The thread's own loop (proc.schedule) is its g0: scheduler code runs there,
 outside every G.  An M without work parks on its `park` note.

@@ -1,4 +1,4 @@
-"""P: a logical processor (runtime2.go `type p`; reference §1.4, §3.3, §3.6).
+"""P: a logical processor (runtime/runtime2.go `type p`; proc.go runqput, runqget, runqgrab, runqsteal).
 
 The local run queue.  Go's is a 256-slot ring that only the owner P appends to
 and that thieves consume from with a CAS on `runqhead`.  Python has no CAS, so

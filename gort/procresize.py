@@ -1,5 +1,5 @@
 """procresize: GOMAXPROCS and stop-the-world (proc.go `procresize`, `stopTheWorldWithSema`,
-`startTheWorldWithSema`, debug.go `GOMAXPROCS`; reference §14).
+`startTheWorldWithSema`, debug.go `GOMAXPROCS`).
 
 `gomaxprocs(n)` stops the world (every P reaches `_Pgcstop`: running ones at
 their M's next schedule round, after a preemption request; idle and syscall

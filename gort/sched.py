@@ -1,4 +1,4 @@
-"""sched: the global scheduler state (runtime2.go `type schedt`; reference §1.5, §3.5, §3.6).
+"""sched: the global scheduler state (runtime/runtime2.go `type schedt`; proc.go globrunqget, pidleput, mget).
 
 Everything here is guarded by `Sched.lock` (Go's `sched.lock`) unless a field
 says otherwise.  A fresh Sched is made for every `gort.run` and every M keeps a

@@ -1,4 +1,4 @@
-"""select: Go's select statement (select.go `selectgo`; reference §8.5).
+"""select: Go's select statement (runtime/select.go `selectgo`).
 
 Cases are polled in a random order (fairness), channels are locked in one
 global order (by id) so two selects never deadlock on each other, and a select

@@ -1,4 +1,5 @@
-"""sync: Go's sync package and x/sync's semaphore and errgroup (reference §12).
+"""sync: Go's sync package (sync/mutex.go, rwmutex.go, waitgroup.go, once.go, cond.go; runtime/sema.go)
+and x/sync's semaphore and errgroup.
 
 Waiting goroutines park with gopark (the internal `threading.Lock` that
 guards each primitive is released by the unlock callback, after the G is marked
@@ -66,6 +67,7 @@ class Mutex:
     @awaitable
     @types.coroutine
     def lock(self) -> Generator[Any, Any, None]:
+        """`await mu.lock()`: lock it, parking the goroutine while another holds it."""
         mu = self._mu
         mu.acquire()
         if not self._locked and not self._starving:
@@ -97,6 +99,7 @@ class Mutex:
             lifo = True               # lost the race: back to the front of the queue
 
     def try_lock(self) -> bool:
+        """Lock it if it is free; True if it did (Go's TryLock: rarely the right tool)."""
         mu = self._mu
         mu.acquire()
         if self._locked or self._starving:
@@ -107,6 +110,7 @@ class Mutex:
         return True
 
     def unlock(self) -> None:
+        """Unlock it (RuntimeError if it is not locked).  Any goroutine may unlock, as in Go."""
         mu = self._mu
         mu.acquire()
         if not self._locked:
@@ -132,13 +136,16 @@ class Mutex:
             ready(woken.g)
 
     def locked(self) -> bool:
+        """Whether it is locked now (a snapshot; gort's addition, for tests and debugging)."""
         return self._locked
 
     def __aenter__(self) -> Any:
+        """`async with mu:` locks on entry ..."""
         return self.lock()
 
     @types.coroutine
     def __aexit__(self, *exc: Any) -> Any:
+        """... and unlocks on exit."""
         self.unlock()
         return False
         yield  # pragma: no cover - makes this a generator
@@ -161,6 +168,7 @@ class RWMutex:
     @awaitable
     @types.coroutine
     def rlock(self) -> Generator[Any, Any, None]:
+        """`await rw.rlock()`: lock for reading; waits while a writer holds or waits for the lock."""
         mu = self._mu
         mu.acquire()
         if not self._writer:
@@ -173,6 +181,7 @@ class RWMutex:
         yield mu.release             # unlock() counts us in before readying us
 
     def try_rlock(self) -> bool:
+        """Read-lock it if no writer holds or waits for it; True if it did."""
         mu = self._mu
         mu.acquire()
         ok = not self._writer
@@ -182,6 +191,7 @@ class RWMutex:
         return ok
 
     def runlock(self) -> None:
+        """Undo one rlock (RuntimeError if not read-locked)."""
         mu = self._mu
         mu.acquire()
         if self._readers <= 0:
@@ -200,6 +210,8 @@ class RWMutex:
     @awaitable
     @types.coroutine
     def lock(self) -> Generator[Any, Any, None]:
+        """`await rw.lock()`: lock for writing; new readers wait from now on, then the
+        writer waits for the current readers to leave."""
         yield from self._w.lock()
         mu = self._mu
         mu.acquire()
@@ -214,6 +226,7 @@ class RWMutex:
         yield mu.release
 
     def try_lock(self) -> bool:
+        """Write-lock it if nobody holds it; True if it did."""
         if not self._w.try_lock():
             return False
         mu = self._mu
@@ -227,6 +240,7 @@ class RWMutex:
         return True
 
     def unlock(self) -> None:
+        """Undo the write lock, letting waiting readers in first (RuntimeError if not write-locked)."""
         mu = self._mu
         mu.acquire()
         if not self._writer or self._readerwait:
@@ -246,10 +260,12 @@ class RWMutex:
         return _RLocker(self)
 
     def __aenter__(self) -> Any:
+        """`async with rw:` write-locks on entry ..."""
         return self.lock()
 
     @types.coroutine
     def __aexit__(self, *exc: Any) -> Any:
+        """... and unlocks on exit."""
         self.unlock()
         return False
         yield  # pragma: no cover
@@ -288,6 +304,8 @@ class WaitGroup:
         self._waiters: list[G] = []
 
     def add(self, delta: int) -> None:
+        """Add delta to the counter; at zero every waiter wakes.  A negative counter, or an add
+        racing a wait (misuse Go reports), raises."""
         mu = self._mu
         mu.acquire()
         n = self._n + delta
@@ -308,11 +326,13 @@ class WaitGroup:
             ready(gp)
 
     def done(self) -> None:
+        """add(-1): one goroutine of the group finished."""
         self.add(-1)
 
     @awaitable
     @types.coroutine
     def wait(self) -> Generator[Any, Any, None]:
+        """`await wg.wait()`: park until the counter is zero."""
         mu = self._mu
         mu.acquire()
         if self._n == 0:
@@ -351,6 +371,8 @@ class Once:
         self._m = Mutex()
 
     async def do(self, fn: Callable[..., Any], *args: Any) -> None:
+        """`await once.do(fn, *args)`: call fn (plain or async) the first time only; later callers
+        wait until that call has returned.  It counts as done even if fn raised (Go's rule)."""
         if self._done:
             return
         await self._m.lock()
@@ -403,6 +425,8 @@ class Cond:
             self._checker = me
 
     async def wait(self) -> None:
+        """`await cond.wait()`: unlock L, park until signal/broadcast, lock L again (check the
+        condition in a loop, as in Go)."""
         mu = self._mu
         mu.acquire()
         self._check()
@@ -428,6 +452,7 @@ class Cond:
         yield mu.release
 
     def signal(self) -> None:
+        """Wake the goroutine that has waited longest, if any."""
         mu = self._mu
         mu.acquire()
         self._check()
@@ -442,6 +467,7 @@ class Cond:
             ready(gp)
 
     def broadcast(self) -> None:
+        """Wake every waiting goroutine."""
         mu = self._mu
         mu.acquire()
         self._check()
@@ -547,6 +573,7 @@ class Semaphore:
         raise err
 
     def try_acquire(self, k: int = 1) -> bool:
+        """Acquire k units if they are free and nobody waits; True if it did."""
         self._check(k)
         mu = self._mu
         mu.acquire()
@@ -557,6 +584,7 @@ class Semaphore:
         return ok
 
     def release(self, k: int = 1) -> None:
+        """Release k units, waking waiters in FIFO order as far as they fit."""
         mu = self._mu
         mu.acquire()
         if k > self._cur:

@@ -1,4 +1,5 @@
-"""syscall: blocking calls that do not stall the scheduler (proc.go; reference §6.1-§6.4, §7).
+"""syscall: blocking calls that do not stall the scheduler (runtime/proc.go entersyscall, exitsyscall,
+handoffp, LockOSThread).
 
 - `await gort.syscall(fn, ...)` runs fn on the goroutine's own M between
   entersyscall (P -> _Psyscall, kept as m.oldp) and exitsyscall (take the old P
@@ -17,7 +18,7 @@
   which is where Go would have preempted it.  Python cannot interrupt a
   thread, so this is how gort keeps the other goroutines running; the cost is
   one extra thread per stuck goroutine while it is stuck.
-- lock_os_thread / unlock_os_thread wire a G to its M (§7).
+- lock_os_thread / unlock_os_thread wire a G to its M (proc.go LockOSThread).
 """
 from __future__ import annotations
 

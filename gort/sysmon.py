@@ -1,4 +1,4 @@
-"""sysmon: the system monitor (proc.go `sysmon`, `retake`; reference §6.3, §6.4).
+"""sysmon: the system monitor (runtime/proc.go `sysmon`, `retake`, `preemptone`).
 
 A dedicated M without a P.  It sleeps 20 µs, doubling after 50 idle rounds up
 to 10 ms, and deep-sleeps when every P is idle.  Each round it:

@@ -211,6 +211,7 @@ class Ticker:
         self._t.modify(_now() + d)
 
     def stop(self) -> None:
+        """Turn the ticker off; no more ticks are sent (a tick sent but not received is dropped)."""
         t = self._t
         if t is None:
             return        # Go 1.23: misuse, but kept non-panicking (issue 21874)
@@ -223,6 +224,7 @@ class Ticker:
             t.mu.release()
 
     def reset(self, d: float) -> None:
+        """Stop the ticker and restart it with period d seconds; the next tick comes d from now."""
         if not _seconds(d, "gort.Ticker.reset") > 0:
             raise ValueError("non-positive interval for gort.Ticker.reset")
         t = self._t

@@ -1,4 +1,4 @@
-"""timers: per-P timer heaps (time.go; reference §10).
+"""timers: per-P timer heaps (runtime/time.go: timers, modify, stop, run, adjust).
 
 Each P owns a 4-ary min-heap of (when, gen, timer) entries.  The Ms run due
 timers from find_runnable (their own P), from steal_work's last pass (another

@@ -1,4 +1,4 @@
-"""trace: watching the scheduler work (reference §13).
+"""trace: watching the scheduler work (runtime/proc.go schedtrace; runtime/trace).
 
 - `stats()`: a snapshot of every P, M and G count (gort.stats()).
 - `start()` / `stop()`: an in-memory execution trace with Go's event names
