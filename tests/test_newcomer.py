@@ -410,3 +410,46 @@ def test_chan_operations_outside_a_program_are_clear():
     ch = gort.Chan()
     with pytest.raises(RuntimeError, match="outside a running gort program"):
         ch.send(1).send(None)
+
+
+# ---------------------------------------------------------------- 6. API docs where people look
+
+def _public_api():
+    import inspect
+    for n in gort.__all__:
+        o = getattr(gort, n)
+        if inspect.ismodule(o):
+            for m in getattr(o, "__all__", None) or [x for x in dir(o) if not x.startswith("_")]:
+                x = getattr(o, m)
+                if callable(x) and getattr(x, "__module__", "").startswith("gort"):
+                    yield f"{n}.{m}", x
+            continue
+        yield n, o
+        if inspect.isclass(o):
+            for m, v in vars(o).items():
+                if m.startswith("_") and m not in ("__aenter__", "__aexit__"):
+                    continue
+                if callable(v) or isinstance(v, (property, classmethod, staticmethod)):
+                    yield f"{n}.{m}", getattr(v, "__func__", v)
+
+
+def test_every_public_name_has_a_docstring():
+    missing = [name for name, obj in _public_api() if not (getattr(obj, "__doc__", None) or "").strip()]
+    assert not missing, missing
+
+
+def test_help_of_chan_shows_no_internals():
+    import pydoc
+    text = pydoc.render_doc(gort.Chan, renderer=pydoc.plaintext)
+    for internal in ("recvq_first", "sendx", "qcount", "dataqsiz", "_mode", " buf", " lock"):
+        assert internal not in text, internal
+    for api in ("send(self, v", "recv(self)", "recv_ok(self)", "try_send", "try_recv", "close(self)", "cap"):
+        assert api in text, api
+
+
+def test_module_docstrings_cite_go_not_an_internal_reference():
+    import pkgutil
+    import importlib
+    for info in pkgutil.iter_modules(gort.__path__):
+        mod = importlib.import_module(f"gort.{info.name}")
+        assert "reference §" not in (mod.__doc__ or ""), info.name
