@@ -58,6 +58,7 @@ def stop() -> list[Event]:
 
 
 def stats() -> dict[str, Any]:
+    """A snapshot of the running program's scheduler: every P, the M and G counts, queues, steals."""
     from . import proc
     s = proc.cursched()
     gs: dict[str, int] = {}
@@ -92,6 +93,7 @@ def stats() -> dict[str, Any]:
 
 
 def schedtrace_line(s: Any) -> str:
+    """Go's GODEBUG=schedtrace summary line for program s."""
     ms = int((time.monotonic() - s.start) * 1000)
     locals_ = " ".join(str(pp.runqsize()) for pp in list(s.allp))
     return (f"SCHED {ms}ms: gomaxprocs={s.gomaxprocs} idleprocs={s.npidle} threads={s.mcount} "
