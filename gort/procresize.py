@@ -44,6 +44,12 @@ def stop_the_world(m: M, reason: str) -> None:
     from .sysmon import retire_p, unmarked_grace
     s = m.sched
     s.lock.acquire()
+    if m.p is not None and m.p.status == _Pdead:
+        # sysmon retired our P while this goroutine ran (before gcwaiting stops
+        # it from retiring): not ours to count; procresize gives us one
+        s.lock.release()
+        _proc.flush_retired(m)
+        s.lock.acquire()
     s.stopnote.clear()
     s.stopwait = s.gomaxprocs
     s.gcwaiting = True
@@ -211,10 +217,7 @@ def gomaxprocs(n: int = 0) -> int:
     if m.oldp is not None:
         raise RuntimeError("gort.gomaxprocs cannot resize from inside gort.syscall")
     gp = m.curg
-    if m.p is not None and m.p.status == _Pdead:
-        # sysmon retired our P while this goroutine ran without yielding: it is
-        # not ours to count; stop the world without one (procresize gives us P0)
-        _proc.flush_retired(m)
+    # (if sysmon retired our P meanwhile, entersyscall and stop_the_world notice)
     if not s.worldsema.acquire(False):
         # Another goroutine is stopping the world.  Go parks on worldsema; this
         # call cannot park (it is not awaited), so it waits like a blocking system
