@@ -37,7 +37,7 @@ class P:
     __slots__ = (
         "id", "status", "m", "runq", "runnext", "schedtick", "syscalltick",
         "sysmontick", "gfree", "goidcache", "goidcacheend", "timers",
-        "preempt", "nstolen",
+        "preempt", "nstolen", "busysample",
     )
 
     def __init__(self, pid: int) -> None:
@@ -56,8 +56,9 @@ class P:
         self.goidcache = 0
         self.goidcacheend = 0
         self.timers: Any = None                # timers.Timers, created by timers.py
-        self.preempt = False
+        self.preempt = False              # the time slice ran out (sysmon): timer wake-ups queue at the tail
         self.nstolen = 0                  # Gs this P took from other Ps (stats)
+        self.busysample: Any = None       # sysmon's look at a stuck M's frame (busyhandoff=0)
 
     def runqsize(self) -> int:
         return len(self.runq) + len(self.runnext)

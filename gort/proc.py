@@ -321,12 +321,14 @@ def ready(gp: G, s: Optional[Sched] = None) -> None:
     if pp is None or s.global_only:
         globrunqput_wake(s, gp)
         return
-    if m.curg is None:             # type: ignore[union-attr]
-        # readied by the scheduler itself (a timer run between goroutines):
-        # there is no running G to share a time slice with, so the local queue's
-        # tail, as netpoll's injectglist does.  Go uses runnext here too, and a
-        # fast ticker then refills runnext at every round while the Gs it kicked
-        # to the queue never run (seen: 10 readers of a 1 ns Ticker, 25 s).
+    if pp.preempt and m.curg is None:     # type: ignore[union-attr]
+        # readied by the scheduler itself (a timer run between goroutines) after
+        # the time slice ran out: the local queue's tail.  As in Go a timer
+        # wake-up otherwise goes to runnext (a sleeper runs at once); but a fast
+        # ticker then refills runnext at every round, the slice never ends
+        # (runnext inherits it) and the Gs kicked to the queue never run (seen:
+        # 10 readers of a 1 ns Ticker, 25 s).  So once sysmon says the slice is
+        # over, the queue gets its turn; the next slice starts with it.
         runqput_or_spill(s, pp, gp, False)
         if pp.status == _Pdead:
             flush_retired(m)        # type: ignore[arg-type]
@@ -781,6 +783,8 @@ def schedule(m: M) -> None:
         # execute: a new time slice unless gp inherits the current one (runnext)
         if not inherit:
             pp.schedtick += 1
+            if pp.preempt:
+                pp.preempt = False
         tr = s.trace
         while True:
             m.curg = gp

@@ -529,3 +529,41 @@ def test_shutdown_closes_parked_goroutines_and_leaves_stuck_ones_to_their_thread
 
 def test_program_module_documents_the_calling_thread():
     assert "calling thread" in program.__doc__ or "calls `gort.run`" in program.__doc__
+
+
+def test_busyhandoff_0_keeps_a_computing_goroutine_on_its_p():
+    """GORT_DEBUG=busyhandoff=0: a goroutine that computes without awaiting keeps
+    its P (GOMAXPROCS caps it, as in Go), while one blocked in a call is still
+    handed off.  Default: both are handed off (test_syscall covers that)."""
+    code = textwrap.dedent("""
+        import threading, time, gort
+        def spin(seconds):
+            end = time.thread_time() + seconds
+            while time.thread_time() < end:
+                pass
+        async def main():
+            names = gort.Chan(4)
+            async def hog():
+                spin(0.15)
+                await names.send(threading.current_thread().name)
+            async def sleeper():
+                time.sleep(0.3)                  # blocked in a call: handed off even so
+                await names.send("sleeper")
+            gort.go(sleeper)
+            await gort.sleep(0.05)
+            before = gort.stats()["retakes"]
+            for _ in range(2):
+                gort.go(hog)
+            got = sorted([await names.recv() for _ in range(3)])
+            return got, before
+        got, before = gort.run(main, procs=1)
+        hogs = [n for n in got if n != "sleeper"]
+        print(len(set(hogs)), before)
+    """)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
+                            "GORT_DEBUG": "busyhandoff=0"})
+    assert p.returncode == 0, p.stderr
+    threads, sleeper_retires = map(int, p.stdout.split())
+    assert sleeper_retires >= 1, "the goroutine blocked in time.sleep was not handed off"
+    assert threads == 1, "the two computing goroutines ran on different threads at procs=1"
