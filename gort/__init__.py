@@ -63,7 +63,8 @@ def run(main: Callable[..., Awaitable[R]], *args: Any, procs: Optional[int] = No
     measured default, see README).  Raises the first exception that escapes
     any goroutine, and `Deadlock` when no goroutine can ever run again.
     """
-    return _program.run(main, *args, procs=procs)
+    result: R = _program.run(main, *args, procs=procs)
+    return result
 
 
 gosched = _proc.gosched          # `await gort.gosched()`: yield the P (global queue tail)

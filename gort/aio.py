@@ -71,7 +71,7 @@ _loop_lock = threading.Lock()
 
 def program_loop(s: Any) -> Loop:
     """The program's asyncio loop, started on first use."""
-    lp = s.aio
+    lp: Optional[Loop] = s.aio
     if lp is None:
         with _loop_lock:
             lp = s.aio
@@ -79,6 +79,7 @@ def program_loop(s: Any) -> Loop:
                 if s.exiting:
                     raise RuntimeError("gort.aio.run: the program has ended")
                 lp = s.aio = Loop()
+    assert lp is not None
     return lp
 
 
@@ -106,7 +107,7 @@ def run(aw: Awaitable[T], ctx: Any = None) -> Generator[Any, Any, T]:
             aw.close()
         raise ctx.err()
     lp = program_loop(m.sched)
-    fut: concurrent.futures.Future = asyncio.run_coroutine_threadsafe(_await(aw), lp.loop)
+    fut: concurrent.futures.Future[Any] = asyncio.run_coroutine_threadsafe(_await(aw), lp.loop)
     stop = None
     if ctx is not None:
         from .context import after_func

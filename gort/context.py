@@ -103,7 +103,7 @@ class DeadlineExceeded(TimeoutError):
 
 # a channel closed once at import: done() of a context cancelled before anyone
 # asked for its channel (Go's `closedchan`); nobody ever parks on it
-_closedchan: Chan = Chan()
+_closedchan: Chan[Any] = Chan()
 _closedchan.close()
 
 # the key under which a cancellable context answers `value` with itself
@@ -126,7 +126,7 @@ class Context:
         """(when, True) with when in `time.monotonic()` seconds, or (None, False) if no deadline."""
         return None, False
 
-    def done(self) -> Optional[Chan]:
+    def done(self) -> Optional[Chan[Any]]:
         """A channel closed when the context is cancelled; None if it can never be cancelled.
 
         Every call returns the same channel.
@@ -173,7 +173,7 @@ def _stringify(v: Any) -> str:
     if v is None:
         return "<nil>"
     t = type(v)
-    if t.__str__ is not object.__str__:
+    if t.__str__ is not object.__str__:  # type: ignore[comparison-overlap]
         return str(v)
     return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
 
@@ -225,7 +225,7 @@ class _CancelCtx(Context):
     def __init__(self, parent: Context) -> None:
         self._parent = parent
         self._mu = threading.Lock()
-        self._done: Optional[Chan] = None               # created lazily; _closedchan if cancelled first
+        self._done: Optional[Chan[Any]] = None               # created lazily; _closedchan if cancelled first
         self._children: Optional[dict[_CancelCtx, None]] = {}   # None once cancelled
         self._err: Optional[BaseException] = None
         self._cause: Optional[BaseException] = None
@@ -238,7 +238,7 @@ class _CancelCtx(Context):
     def deadline(self) -> tuple[Optional[float], bool]:
         return self._parent.deadline()
 
-    def done(self) -> Chan:
+    def done(self) -> Chan[Any]:
         d = self._done
         if d is not None:
             return d
@@ -517,7 +517,7 @@ class _ValueCtx(Context):
     def deadline(self) -> tuple[Optional[float], bool]:
         return self._parent.deadline()
 
-    def done(self) -> Optional[Chan]:
+    def done(self) -> Optional[Chan[Any]]:
         return self._parent.done()
 
     def err(self) -> Optional[BaseException]:

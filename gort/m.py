@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import random
 import threading
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:
+    from .sched import Sched
 
 
 class Note:
@@ -43,7 +46,7 @@ class M:
         "exiting", "issys", "dead", "sched", "abandoned",
     )
 
-    def __init__(self, mid: int, s: Any) -> None:
+    def __init__(self, mid: int, s: "Sched") -> None:
         self.id = mid
         self.sched = s               # the program this M belongs to, for its whole life
         self.thread: Optional[threading.Thread] = None

@@ -56,7 +56,8 @@ def run(main: Callable[..., Any], *args: Any, procs: Optional[int] = None,
         _run_lock.release()
 
 
-def _run(main: Callable[..., Any], args: tuple, procs: Optional[int], background: bool = False) -> Any:
+def _run(main: Callable[..., Any], args: tuple[Any, ...], procs: Optional[int],
+         background: bool = False) -> Any:
     from . import sysmon
     mode = os.environ.get("GORT_SCHED", "gmp")
     if mode not in ("gmp", "global"):

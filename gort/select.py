@@ -26,7 +26,7 @@ class Case:
 
     __slots__ = ("c", "dir", "v")
 
-    def __init__(self, c: Optional[Chan], dir: int, v: Any = None) -> None:
+    def __init__(self, c: Optional[Chan[Any]], dir: int, v: Any = None) -> None:
         if c is not None and not isinstance(c, Chan):
             raise TypeError(f"select case needs a gort.Chan or None, not {type(c).__name__}")
         self.c: Any = c
@@ -37,22 +37,22 @@ class Case:
         return f"<{'send' if self.dir else 'recv'} case {self.c!r}>"
 
 
-def recv(c: Optional[Chan]) -> Case:
+def recv(c: Optional[Chan[Any]]) -> Case:
     """A receive case for select."""
     return Case(c, 0)
 
 
-def send(c: Optional[Chan], v: Any) -> Case:
+def send(c: Optional[Chan[Any]], v: Any) -> Case:
     """A send case for select."""
     return Case(c, 1, v)
 
 
-def _lock_all(chans: list[Chan]) -> None:
+def _lock_all(chans: list[Chan[Any]]) -> None:
     for c in chans:
         c._lock.acquire()
 
 
-def _unlock_all(chans: list[Chan]) -> None:
+def _unlock_all(chans: list[Chan[Any]]) -> None:
     for c in reversed(chans):
         c._lock.release()
 
@@ -172,7 +172,7 @@ def select(*cases: Case, default: bool = False) -> Generator[Any, Any, tuple[int
     return i, won.elem, won.success
 
 
-def _done(i: int, v: Any, ok: bool) -> Any:
+def _done(i: int, v: Any, ok: bool) -> Generator[Any, Any, tuple[int, Any, bool]]:
     if preempt_flag[0]:
         yield from preempt_point()
     return i, v, ok

@@ -32,13 +32,14 @@ def _curg(what: str) -> G:
     m = _tls.m
     if m is None or m.curg is None:
         raise _nogo(what)
-    return m.curg
+    gp: G = m.curg
+    return gp
 
 
 class _Waiter:
     __slots__ = ("g", "granted", "since", "n", "ready")
 
-    def __init__(self, g: Any, n: int = 1, ready: Optional[Chan] = None) -> None:
+    def __init__(self, g: Any, n: int = 1, ready: Optional[Chan[Any]] = None) -> None:
         self.g: G = g          # parked with gopark (None: waits on `ready` in a select)
         self.granted = False   # ownership handed over by the waker (no competition)
         self.since = _now()
@@ -354,7 +355,7 @@ class WaitGroup:
         self.add(1)
         go(self._run, fn, args)
 
-    async def _run(self, fn: Callable[..., Any], args: tuple) -> None:
+    async def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         try:
             await fn(*args)
         finally:
@@ -611,7 +612,7 @@ class Semaphore:
 
 def _ctx_err(ctx: Any) -> BaseException:
     """ctx.err() once ctx is done (Canceled if a foreign context closed done without one)."""
-    e = ctx.err()
+    e: Optional[BaseException] = ctx.err()
     if e is None:
         from .context import Canceled
         e = Canceled()
@@ -631,7 +632,7 @@ class _Admission:
 
     __slots__ = ("_ch",)
 
-    def __init__(self, ch: Optional[Chan]) -> None:
+    def __init__(self, ch: Optional[Chan[Any]]) -> None:
         self._ch = ch          # closed on admission; None: admitted already
 
     def __await__(self) -> Any:
@@ -671,7 +672,7 @@ class ErrGroup:
         self._cancel: Optional[Callable[..., None]] = None
         self._limit: Optional[int] = None
         self._active = 0           # goroutines holding a slot of the limit
-        self._queue: deque[tuple[Callable[..., Any], tuple, Chan]] = deque()
+        self._queue: deque[tuple[Callable[..., Any], tuple[Any, ...], Chan[Any]]] = deque()
 
     @classmethod
     def with_context(cls, ctx: Any) -> tuple["ErrGroup", Any]:
@@ -716,7 +717,7 @@ class ErrGroup:
             self._mu.release()
             go(self._run, fn, args, lim is not None)
             return _ADMITTED
-        admitted: Chan = Chan()
+        admitted: Chan[Any] = Chan()
         self._queue.append((fn, args, admitted))
         self._mu.release()
         return _Admission(admitted)
@@ -754,7 +755,7 @@ class ErrGroup:
             go(self._run, nxt[0], nxt[1], True)
             nxt[2].close()
 
-    async def _run(self, fn: Callable[..., Any], args: tuple, counted: bool) -> None:
+    async def _run(self, fn: Callable[..., Any], args: tuple[Any, ...], counted: bool) -> None:
         try:
             await fn(*args)
         except Exception as e:

@@ -15,12 +15,12 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, Optional
 
 from . import debug, program, proc
 from .g import preempt_flag
 from .m import M
-from .p import P, _Pdead, _Pidle, _Prunning, _Psyscall
+from .p import P, _Pdead, _Pidle, _Prunning, _Psyscall, runqget
 from .timers import Timers
 
 FORCE_PREEMPT = 0.010      # forcePreemptNS
@@ -184,7 +184,7 @@ def unmarked_grace(s: Any) -> float:
     outnumber CPUs: then an M waits for a CPU the same way."""
     if threads_add_capacity(s):
         return UNMARKED_GRACE
-    others = s.gomaxprocs - s.npidle - 1
+    others: int = s.gomaxprocs - s.npidle - 1
     if others <= 0:
         return UNMARKED_GRACE
     return UNMARKED_GRACE + GIL_WAIT_FACTOR * others * sys.getswitchinterval()
@@ -222,7 +222,7 @@ def preemptone(s: Any, pp: P, now: float) -> bool:
     return retake_running(s, pp, mp, pp.schedtick)
 
 
-def cpu_sample(mp: M) -> Any:
+def cpu_sample(mp: M) -> Optional[tuple[float, float]]:
     """(the CPU time mp's thread has used, now): two looks tell a thread that
     computes from one that is blocked in a call (or waits for the GIL).
 
@@ -235,7 +235,7 @@ def cpu_sample(mp: M) -> Any:
         return None
 
 
-def is_busy(a: Any, b: Any) -> bool:
+def is_busy(a: Optional[tuple[float, float]], b: Optional[tuple[float, float]]) -> bool:
     """The thread used at least a quarter of a CPU between two cpu_samples."""
     if a is None or b is None or b[1] <= a[1]:
         return False
@@ -294,7 +294,7 @@ def retire_p(s: Any, pp: P) -> P:
     s.nhandoff += 1
     # move its queue; the stuck M may still add to it, it flushes the rest later
     while True:
-        gp, _ = proc.runqget(pp)
+        gp, _ = runqget(pp)
         if gp is None:
             break
         newp.runq.append(gp)

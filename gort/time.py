@@ -60,7 +60,7 @@ def sleep(seconds: float) -> Generator[Any, Any, None]:
     yield reset_for_sleep
 
 
-class _TimerChan(Chan):
+class _TimerChan(Chan[Any]):
     """The channel of a Timer or Ticker (Go 1.23's synchronous timer channel).
 
     Behind it is a 1-slot buffer, so the timer's send never blocks (Go's
@@ -129,7 +129,8 @@ class Timer:
 
     _t: Optional[_RTimer] = None      # a Timer whose __init__ never ran has none
 
-    def __init__(self, d: float, _f: Optional[Callable[..., Any]] = None, _args: tuple = ()) -> None:
+    def __init__(self, d: float, _f: Optional[Callable[..., Any]] = None,
+                 _args: tuple[Any, ...] = ()) -> None:
         d = _seconds(d, "gort.Timer" if _f is None else "gort.after_func")
         if _tls.m is None:
             raise _nogo("gort.Timer")
@@ -138,7 +139,7 @@ class Timer:
         self._ch: Optional[_TimerChan] = None    # the runtime's channel (Go's t.hchan())
         if _f is None:
             self._ch = _TimerChan()
-            self.c: Optional[Chan] = self._ch
+            self.c: Optional[Chan[Any]] = self._ch
             self._t = _RTimer(_send_time, self._ch)
         else:
             self.c = None
@@ -206,7 +207,7 @@ class Ticker:
         if _tls.m is None:
             raise _nogo("gort.Ticker")
         self._ch = _TimerChan()
-        self.c: Chan = self._ch
+        self.c: Chan[Any] = self._ch
         self._t = _RTimer(_send_time, self._ch, period=float(d))
         self._t.modify(_now() + d)
 
@@ -241,12 +242,12 @@ class Ticker:
             t.mu.release()
 
 
-def after(d: float) -> Chan:
+def after(d: float) -> Chan[Any]:
     """A timer channel that receives the time after d seconds (`Timer(d).c`)."""
     return Timer(d).c  # type: ignore[return-value]
 
 
-def tick(d: float) -> Optional[Chan]:
+def tick(d: float) -> Optional[Chan[Any]]:
     """A Ticker's channel; None for d <= 0, as Go's time.Tick returns nil (a
     receive from None in a select never fires; use Ticker to get an error)."""
     if not _seconds(d, "gort.tick") > 0:

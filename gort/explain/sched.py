@@ -162,7 +162,8 @@ def _whyp_run(python: str, mode: str, jobs: int) -> dict[str, Any]:
                          timeout=600)
     if out.returncode != 0:
         raise RuntimeError(f"why-p child failed: {out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    res: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return res
 
 
 @topic("why-p", "Why invent P? Go 1.0's one global queue versus per-P queues (Q2)")
