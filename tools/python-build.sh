@@ -133,9 +133,11 @@ versions=$(apt-cache "${APT[@]}" madison "python$VERSION" | awk '{print $3}' | s
 [ -n "$versions" ] || unavailable "$SUITE's sources list no python$VERSION"
 got=""
 for v in $versions; do
-  if (cd "$BUILD_DIR/dl" && apt-get "${APT[@]}" source -qq --download-only "python$VERSION=$v" >&2); then
+  if (cd "$BUILD_DIR/dl" && apt-get "${APT[@]}" source -qq --download-only "python$VERSION=$v" \
+        >>"$BUILD_DIR/fetch.log" 2>&1); then
     got=$v; break
   fi
+  log "python$VERSION=$v: $(grep -m1 -o '[0-9][0-9][0-9] *Not Found' "$BUILD_DIR/fetch.log" || echo 'fetch failed'), trying an older one"
   rm -f "$BUILD_DIR"/dl/*
 done
 [ -n "$got" ] || unavailable "the mirror serves none of python$VERSION $(echo $versions) from $SUITE"
