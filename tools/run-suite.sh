@@ -69,9 +69,13 @@ for mode in $MODES; do
   esac
   log "pytest, mode $mode ($("$VENV/bin/python" -c 'import sys; print(sys.version.split()[0], "free-threaded" if not getattr(sys, "_is_gil_enabled", lambda: True)() else "GIL")'))"
   start=$(date +%s)
+  out=$(mktemp)
   r=0
-  env "${envs[@]}" "$VENV/bin/python" -m pytest "${PYTEST_ARGS[@]}" || r=$?
-  echo "== $TAG $mode: $([ "$r" = 0 ] && echo passed || echo "FAILED (pytest exit $r)") in $(( $(date +%s) - start ))s"
+  env "${envs[@]}" "$VENV/bin/python" -m pytest "${PYTEST_ARGS[@]}" 2>&1 | tee "$out" || r=$?
+  # pytest's closing line ("267 passed, 2 skipped in 14.00s") without its decoration.
+  counts=$(tail -n 1 "$out" | sed -E 's/^=+ //; s/ =+$//; s/ in [0-9.]+s.*$//')
+  rm -f "$out"
+  echo "== $TAG $mode: $([ "$r" = 0 ] && echo passed || echo "FAILED (pytest exit $r)"): $counts, $(( $(date +%s) - start ))s"
   [ "$r" = 0 ] || rc=$r
 done
 exit "$rc"
