@@ -166,6 +166,7 @@ run make -j"$(nproc)"
 # with one rename: an interrupted run never leaves a half-installed prefix behind.
 log "make install"
 run make install DESTDIR="$STAGE"
+case "$PREFIX" in /*/*) ;; *) die "refusing to replace prefix '$PREFIX'" ;; esac
 rm -rf "$PREFIX"
 mv "$STAGE$PREFIX" "$PREFIX"
 rm -rf "$STAGE"
