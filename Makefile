@@ -19,14 +19,15 @@ export PY311 PY313 PYTEST_ARGS MODES
 # One interpreter after another, not two at a time: the suites are concurrency tests and
 # this machine has 2 cores.  Measured on 3.11, 3.13 and 3.13t (3 runs each way): in sequence
 # 54-63 s, two at a time 39-56 s, while the free-threaded suite, which keeps both cores busy
-# by itself, went from 17-34 s to 38-56 s.  A few seconds are not worth running every
-# timing-sensitive test starved of CPU.
+# by itself, went from 17-34 s to 38-56 s (noisy: other test runs shared the machine, but
+# every run went that way).  A few seconds are not worth running every timing-sensitive test
+# starved of CPU.
 # A failing interpreter does not stop the others; the summary says which failed.
 test:
 	@set -o pipefail; rc=0; sum=(); \
 	for t in $(PYTHONS); do \
 	  out=$$(bash tools/run-suite.sh $$t | tee /dev/stderr | grep '^== ') || rc=1; \
-	  sum+=("$$out"); \
+	  sum+=("$${out:-== $$t: FAILED before pytest ran}"); \
 	done; \
 	echo; printf '%s\n' "$${sum[@]}"; exit $$rc
 
