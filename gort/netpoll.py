@@ -19,14 +19,13 @@ import time
 from typing import Any, Optional
 
 from . import proc as _proc   # (circular: used at call time only)
-from .g import G, _Grunnable, _Gwaiting, waitReasonIOWait
+from .g import G, _Grunnable, waitReasonIOWait
 from .timers import Timer
 
 _READY = "ready"
 
 EV_IN = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
 EV_OUT = select.EPOLLOUT | select.EPOLLHUP | select.EPOLLERR
-EV_HUP = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
 MAX_EVENTS = 128              # events taken per epoll_wait, as Go
 MAX_WAIT = 1e6                # netpoll_epoll.go caps a wait at 1e9 ms; epoll's own limit is ~24.8 days
 
@@ -46,13 +45,11 @@ class PollDesc:
     no notification can fall between the two.  `rd`/`wd` are deadlines in
     time.monotonic() seconds (0: none, -1: expired); `rseq`/`wseq` are bumped
     whenever a deadline changes or the descriptor closes, so a stale timer
-    firing is ignored.  `rt`/`wt` are the deadline timers (made on first use).  `hup` says epoll
-    reported the peer's shutdown or an error: later reads may find EOF without
-    any new edge (gort.net's short-read shortcut looks at it).
+    firing is ignored.  `rt`/`wt` are the deadline timers (made on first use).
     """
 
     __slots__ = ("fd", "poller", "lock", "rg", "wg", "closing", "rd", "wd",
-                 "rseq", "wseq", "rt", "wt", "rrun", "wrun", "hup")
+                 "rseq", "wseq", "rt", "wt", "rrun", "wrun")
 
     def __init__(self, fd: int, poller: "Poller") -> None:
         self.fd = fd
@@ -69,7 +66,6 @@ class PollDesc:
         self.wt: Optional[Timer] = None
         self.rrun = False             # rt armed (Go keeps it true after a firing too)
         self.wrun = False
-        self.hup = False              # epoll reported RDHUP/HUP/ERR once (sticky)
 
     def __repr__(self) -> str:
         st = " closing" if self.closing else ""
@@ -222,8 +218,6 @@ class Poller:
             # netpollready: a parked G gets the readiness itself (param True,
             # the slot back to nil), else the slot becomes pdReady
             pd.lock.acquire()
-            if ev & EV_HUP:
-                pd.hup = True
             if ev & EV_IN:
                 v = pd.rg
                 if v is None or v is _READY:
@@ -243,9 +237,6 @@ class Poller:
             pd.lock.release()
         if gs:
             self._adjust(-len(gs))
-            for gp in gs:
-                if gp.status != _Gwaiting:  # pragma: no cover - protocol violation
-                    raise RuntimeError(f"netpoll: G{gp.goid} not waiting")
         return gs
 
     def netpoll_break(self) -> None:
