@@ -548,8 +548,9 @@ class _FD:
         self.wq.clear()
         last = self.refs == 0
         mu.release()
-        for gp in waiters:            # they see `closing` and raise ErrClosed
-            ready(gp)
+        if self.pd.poller.ep is not None:   # (after gort.run returned its Gs are gone)
+            for gp in waiters:        # they see `closing` and raise ErrClosed
+                ready(gp)
         self.pd.poller.unblock(self.pd)   # wakes those parked in IO wait
         if last:
             self.destroy()

@@ -159,8 +159,7 @@ class Poller:
         _timer_unlocks(rt, wt)
         if gs:
             self._adjust(-len(gs))
-            for gp in gs:
-                _proc.ready(gp)
+            _ready_all(self, gs)
 
     def close_fd(self, pd: PollDesc) -> None:
         """poll_runtime_pollUnblock (if not done) + pollClose: forget fd.
@@ -533,8 +532,16 @@ def set_deadline(pd: PollDesc, t: Optional[float], mode: str) -> None:
         _timer_unlocks(rt, wt)
     if gs:
         pd.poller._adjust(-len(gs))
-        for gp in gs:
-            _proc.ready(gp)
+        _ready_all(pd.poller, gs)
+
+
+def _ready_all(poller: Poller, gs: list[G]) -> None:
+    """goready each G, unless its program has ended (a Conn closed after
+    gort.run returned): its Gs were closed with it and belong to nobody."""
+    if poller.ep is None:
+        return
+    for gp in gs:
+        _proc.ready(gp)
 
 
 def _deadline_impl(pd: PollDesc, seq: int, read: bool, write: bool) -> None:
@@ -557,8 +564,7 @@ def _deadline_impl(pd: PollDesc, seq: int, read: bool, write: bool) -> None:
     pd.lock.release()
     if gs:
         pd.poller._adjust(-len(gs))
-        for gp in gs:
-            _proc.ready(gp)
+        _ready_all(pd.poller, gs)
 
 
 def _deadline(pd: PollDesc, seq: int, delay: float) -> None:

@@ -884,3 +884,28 @@ def test_data_and_fin_over_tcp():
         return total
 
     assert run_bounded(main, procs=2) == sum(range(1, 101))
+
+
+def test_closing_a_conn_after_its_program_ended_is_harmless():
+    box = {}
+
+    async def first():
+        a, b = socket.socketpair()
+        c = net.Conn.from_socket(a)
+
+        async def reader():
+            await c.read()                            # parked when the program ends
+
+        gort.go(reader)
+        await until_parked("IO wait")
+        box["c"], box["b"] = c, b
+
+    run_bounded(first, procs=1)
+
+    async def second():
+        box["c"].close()                             # must not ready the old G here
+        box["b"].close()
+        await gort.sleep(0.01)
+        return gort.num_goroutine()
+
+    assert run_bounded(second, procs=1) == 1
