@@ -190,6 +190,22 @@ class Reader:
         if not sep:
             raise ValueError("read_until: empty separator")
         ls = len(sep)
+        if self._r == len(self._buf) and not self._eof:
+            # nothing buffered (a keep-alive connection between requests): one
+            # read, and when it holds sep, no copy into the buffer at all
+            data = await self._rd.read(self._size)
+            if not data:
+                self._eof = True
+                return b""
+            i = data.find(sep)
+            if i >= 0:
+                end = i + ls
+                if end < len(data):
+                    self._buf = bytearray(data[end:])
+                    self._r = 0
+                return data if end == len(data) else data[:end]
+            self._buf = bytearray(data)
+            self._r = 0
         rel = 0                       # where the search resumes, relative to _r
         while True:
             buf = self._buf

@@ -436,7 +436,7 @@ class _FD:
         self.rq: deque[Any] = deque()
         self.wq: deque[Any] = deque()
         self.rshort = False           # the last stream read was short: the socket is likely drained
-        self.rpoll: Any = None        # poll(2) for that case, made on first use (read lock held)
+        self.rpoll: Any = None        # poll(2) for that case, made on first use (make_rpoll)
         m = _tls.m
         s = m.sched if m is not None else None
         if s is None or s.exiting:
@@ -506,16 +506,13 @@ class _FD:
         if last:
             self.destroy()
 
-    def readable(self) -> bool:
-        """poll(2) with a zero timeout: is anything (data, EOF, an error) there now?"""
-        p = self.rpoll
-        if p is None:
-            p = self.rpoll = select.poll()
-            p.register(self.sysfd, select.POLLIN | select.POLLPRI)
-        try:
-            return bool(p.poll(0))
-        except OSError:
-            return True               # let the read itself report it
+    def make_rpoll(self) -> Any:
+        """A poll(2) on this fd alone, for "is anything (data, EOF, an error) there
+        now?" with a zero timeout: its bound poll method (read lock held)."""
+        p = select.poll()
+        p.register(self.sysfd, select.POLLIN | select.POLLPRI)
+        self.rpoll = p.poll
+        return self.rpoll
 
     def incref(self, op: str) -> None:
         mu = self.mu
@@ -720,7 +717,12 @@ class Conn:
             recv = fd.sock.recv
             # after a short read the socket is likely empty: ask poll(0), cheaper
             # than an EAGAIN exception (a pending epoll readiness says yes already)
-            try_io = not fd.rshort or pd.rg is _READY or fd.readable()
+            try_io = True
+            if fd.rshort and pd.rg is not _READY:
+                rpoll = fd.rpoll
+                if rpoll is None:
+                    rpoll = fd.make_rpoll()
+                try_io = bool(rpoll(0))
             while True:
                 if try_io:
                     try:
@@ -792,7 +794,12 @@ class Conn:
             if pd.rd < 0:
                 raise fd.poll_error(POLL_ERR_TIMEOUT, "read")
             recv_into = fd.sock.recv_into
-            try_io = not fd.rshort or pd.rg is _READY or fd.readable()
+            try_io = True
+            if fd.rshort and pd.rg is not _READY:
+                rpoll = fd.rpoll
+                if rpoll is None:
+                    rpoll = fd.make_rpoll()
+                try_io = bool(rpoll(0))
             while True:
                 if try_io:
                     try:

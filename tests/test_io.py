@@ -166,3 +166,12 @@ def test_reader_over_a_conn_with_read_full():
         return out
 
     assert run(main) == [b"hello", b"abc"]
+
+
+def test_reader_pipelined_heads_in_one_read():
+    async def main():
+        r = gio.Reader(Chunks(b"A\r\n\r\nB\r\n\r\nC"))
+        return [await r.read_until(b"\r\n\r\n"), await r.read_until(b"\r\n\r\n"),
+                await r.read_until(b"\r\n\r\n"), await r.read_until(b"\r\n\r\n")]
+
+    assert run(main) == [b"A\r\n\r\n", b"B\r\n\r\n", b"C", b""]
