@@ -568,7 +568,8 @@ class _FD:
 
     # -- errors -----------------------------------------------------------------
     def _where(self) -> str:
-        la, ra = self.laddr, self.raddr
+        la = self.laddr if self.laddr is not None and str(self.laddr) else None
+        ra = self.raddr if self.raddr is not None and str(self.raddr) else None
         if ra is not None and la is not None:
             return f"{self.net} {la}->{ra}"
         if ra is not None:

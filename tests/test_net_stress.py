@@ -290,3 +290,79 @@ def test_close_storm_wakes_every_parked_reader():
     fds = fd_count()
     assert run_bounded(main, procs=2, timeout=120) == ["closed"] * n
     assert fd_count() == fds
+
+
+@pytest.mark.parametrize("procs", [2, 4])
+def test_close_races_with_reads_writes_and_deadlines(procs, switchy):
+    """Close at random moments while readers, writers and deadline setters run
+    on other Ms: every operation ends with data or ErrClosed (never a hang, a
+    stray exception or a leaked fd)."""
+    rounds = 300
+
+    async def main():
+        outcomes = {"ok": 0, "closed": 0, "timeout": 0, "peer": 0}
+        mu = gort.Mutex()
+        rnd = random.Random(3)
+
+        async def count(k):
+            async with mu:
+                outcomes[k] += 1
+
+        async def reader(c, wg):
+            try:
+                for _ in range(50):
+                    if not await c.read(4096):
+                        break
+                await count("ok")
+            except net.ErrClosed:
+                await count("closed")
+            except net.DeadlineExceeded:
+                await count("timeout")
+            except (BrokenPipeError, ConnectionResetError):
+                await count("peer")                  # the other end closed first
+            wg.done()
+
+        async def writer(c, wg):
+            try:
+                for _ in range(50):
+                    await c.write(b"w" * 8192)
+                await count("ok")
+            except net.ErrClosed:
+                await count("closed")
+            except net.DeadlineExceeded:
+                await count("timeout")
+            except (BrokenPipeError, ConnectionResetError):
+                await count("peer")
+            wg.done()
+
+        async def fiddler(c, wg):
+            try:
+                for _ in range(5):
+                    c.set_deadline(time.monotonic() + rnd.choice([0.001, 0.05, 5]))
+                    await gort.gosched()
+                await count("ok")
+            except net.ErrClosed:
+                await count("closed")
+            wg.done()
+
+        for _ in range(rounds):
+            a, b = __import__("socket").socketpair()
+            ca, cb = net.Conn.from_socket(a), net.Conn.from_socket(b)
+            wg = gort.WaitGroup()
+            wg.add(4)
+            gort.go(reader, ca, wg)
+            gort.go(writer, cb, wg)
+            gort.go(reader, cb, wg)
+            gort.go(fiddler, ca, wg)
+            for _ in range(rnd.randrange(0, 20)):
+                await gort.gosched()
+            ca.close()
+            cb.close()
+            await wg.wait()
+        return outcomes
+
+    fds = fd_count()
+    out = run_bounded(main, procs=procs, timeout=240)
+    assert sum(out.values()) == 4 * rounds
+    assert out["closed"] > 0 and out["ok"] > 0       # both sides of the race were hit
+    assert fd_count() == fds
