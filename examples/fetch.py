@@ -60,7 +60,8 @@ async def get(conn: net.Conn, r: gio.Reader, host: str, path: str, close: bool) 
 
 
 async def worker(address: str, host: str, path: str, n: int, new_conn: bool,
-                 stats: Counter, wg: gort.WaitGroup) -> None:
+                 results: list, wg: gort.WaitGroup) -> None:
+    stats: Counter = Counter()    # this worker's own: goroutines run on several threads at once
     conn: Optional[net.Conn] = None
     r: Optional[gio.Reader] = None
     try:
@@ -84,6 +85,7 @@ async def worker(address: str, host: str, path: str, n: int, new_conn: bool,
     finally:
         if conn is not None:
             conn.close()
+        results.append(stats)     # list.append is atomic
         wg.done()
 
 
@@ -95,15 +97,16 @@ async def main(url: Optional[str], workers: int, requests: int, new_conn: bool) 
         gort.go(http_hello.serve, ln)
         url = f"http://{ln.addr}/"
     address, host, path = parse_url(url)
-    stats: Counter = Counter()
+    results: list[Counter] = []
     wg = gort.WaitGroup()
     wg.add(workers)
     t0 = time.monotonic()
     for i in range(workers):
         share = requests // workers + (1 if i < requests % workers else 0)
-        gort.go(worker, address, host, path, share, new_conn, stats, wg)
+        gort.go(worker, address, host, path, share, new_conn, results, wg)
     await wg.wait()
     took = time.monotonic() - t0
+    stats: Counter = sum(results, Counter())
     if ln is not None:
         ln.close()
     done = sum(v for k, v in stats.items() if isinstance(k, int))

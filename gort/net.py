@@ -48,7 +48,7 @@ import threading
 import time
 import types
 from collections import deque
-from typing import Any, Generator, NamedTuple, Optional, TypeVar, Union
+from typing import Any, Generator, NamedTuple, NoReturn, Optional, TypeVar, Union
 
 from . import netpoll
 from .g import preempt_flag, waitReasonIOWait, waitReasonSemacquire
@@ -616,13 +616,10 @@ class _FD:
             self.decref()
 
 
-def _curg_locked(lock: Any) -> Any:
-    """The calling G, for a park; outside a goroutine release lock and raise."""
-    m = _tls.m
-    if m is None or m.curg is None:
-        lock.release()
-        raise _nogo("a blocking gort network operation")
-    return m.curg
+def _no_curg(lock: Any) -> NoReturn:
+    """A park outside a goroutine: release lock and raise."""
+    lock.release()
+    raise _nogo("a blocking gort network operation")
 
 
 @types.coroutine
@@ -750,7 +747,7 @@ class Conn:
                 m = _tls.m
                 gp = m.curg if m is not None else None
                 if gp is None:
-                    _curg_locked(lock)                # releases lock, raises
+                    _no_curg(lock)
                 pd.rg = gp
                 gp.param = None
                 gp.waitreason = waitReasonIOWait
@@ -826,7 +823,7 @@ class Conn:
                 m = _tls.m
                 gp = m.curg if m is not None else None
                 if gp is None:
-                    _curg_locked(lock)                # releases lock, raises
+                    _no_curg(lock)
                 pd.rg = gp
                 gp.param = None
                 gp.waitreason = waitReasonIOWait
@@ -913,7 +910,7 @@ class Conn:
                 m = _tls.m
                 gp = m.curg if m is not None else None
                 if gp is None:
-                    _curg_locked(lock)                # releases lock, raises
+                    _no_curg(lock)
                 pd.wg = gp
                 gp.param = None
                 gp.waitreason = waitReasonIOWait
