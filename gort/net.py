@@ -446,7 +446,8 @@ class _FD:
     # -- fdMutex --------------------------------------------------------------
     def rwlock_slow(self, read: bool, op: str) -> Any:
         """rwlock when the fast path saw the lock taken or the fd closing: park
-        in FIFO order until unlock hands over (a generator body)."""
+        until rwunlock wakes the first waiter, which then tries again (as Go's
+        fdMutex, a newcomer may get there first).  A generator body."""
         mu = self.mu
         while True:
             mu.acquire()

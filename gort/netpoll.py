@@ -7,6 +7,14 @@ sleep until a timer is due.  File descriptors are registered once,
 edge-triggered, and each pollDesc has one reader and one writer slot
 (`rg`/`wg`): None (Go's pdNil), READY (pdReady), or the parked G.
 
+The runtime half of Go's net I/O (gort/net.py is the internal/poll and net
+half): `block` (netpollblock) parks a G in "IO wait"; `netpoll` hands a
+parked G its readiness directly (gp.param = True, slot back to nil) where Go
+sets pdReady for the G to swap out, which spares the woken G a lock round;
+`poll_wait` maps close and expired deadlines to error codes; `set_deadline`
+arms per-pollDesc runtime timers whose firings carry `rseq`/`wseq`, so a
+stale one is ignored; `unblock` (pollUnblock) wakes both sides on close.
+
 Nothing here is module-global: a thread left over from an ended program
 keeps talking to that program's poller (closed), never to a later one's.
 """
