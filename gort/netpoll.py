@@ -125,14 +125,20 @@ class Poller:
         if ep is None:
             self.lock.release()
             raise RuntimeError("netpoll: the program has ended")
+        prev = self.pds.get(fd)       # a stale entry: its fd was closed without close_fd
         self.pds[fd] = pd
         self.lock.release()
         try:
             ep.register(fd, select.EPOLLIN | select.EPOLLOUT | select.EPOLLRDHUP | select.EPOLLET)
         except BaseException:
+            # e.g. FileExistsError: the fd is registered already (the same socket
+            # adopted twice), and prev is its live pollDesc: put it back
             self.lock.acquire()
             if self.pds.get(fd) is pd:
-                del self.pds[fd]
+                if prev is not None:
+                    self.pds[fd] = prev
+                else:
+                    del self.pds[fd]
             self.lock.release()
             raise
         return pd

@@ -911,3 +911,28 @@ def test_closing_a_conn_after_its_program_ended_is_harmless():
         return gort.num_goroutine()
 
     assert run_bounded(second, procs=1) == 1
+
+
+def test_adopting_a_socket_twice_fails_and_leaves_the_first_conn_working():
+    async def main():
+        a, b = socket.socketpair()
+        c = net.Conn.from_socket(a)
+        try:
+            net.Conn.from_socket(a)
+            r = "adopted twice"
+        except FileExistsError:
+            r = "refused"
+        out = gort.Chan(1)
+
+        async def reader():
+            await out.send(await c.read())           # parks: the wake-up must reach c's pollDesc
+
+        gort.go(reader)
+        await until_parked("IO wait")
+        b.send(b"still here")
+        got = await out.recv()
+        c.close()
+        b.close()
+        return r, got
+
+    assert run_bounded(main, procs=2) == ("refused", b"still here")
