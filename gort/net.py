@@ -608,13 +608,11 @@ class _FD:
 
     # -- deadlines ----------------------------------------------------------------
     def set_deadline(self, t: Optional[float], mode: str) -> None:
-        if t is not None and not isinstance(t, (int, float)):
-            raise TypeError(f"deadline must be a time.monotonic() value or None, not {type(t).__name__}")
-        self.incref("set deadline")
-        try:
-            netpoll.set_deadline(self.pd, t, mode)
-        finally:
-            self.decref()
+        # no fdMutex reference (Go takes one): only the pollDesc is touched,
+        # and it outlives close (its closing flag makes this a no-op then)
+        if self.closing:
+            raise self.closed_error("set deadline")
+        netpoll.set_deadline(self.pd, t, mode)
 
 
 def _no_curg(lock: Any) -> NoReturn:

@@ -495,6 +495,8 @@ def set_deadline(pd: PollDesc, t: Optional[float], mode: str) -> None:
             raise ValueError("deadline is NaN")
         if d <= time.monotonic():
             d = -1.0                  # "don't confuse deadline right now with no deadline"
+    if d > 0 and _extend(pd, d, mode):
+        return
     rt, wt = _timer_locks(pd)
     assert rt is not None and wt is not None
     gs: list[G] = []
@@ -558,12 +560,48 @@ def _ready_all(poller: Poller, gs: list[G]) -> None:
         _proc.ready(gp)
 
 
+def _extend(pd: PollDesc, d: float, mode: str) -> bool:
+    """A later deadline on an armed timer (a server's per-request refresh):
+    only store it; the timer, when it fires at the old time, sees the new
+    deadline ahead and re-arms for it (_deadline_impl).  Go re-arms at once,
+    cheap in Go; in gort the timer locks and the heap push cost ~2 µs a call.
+    False when this is not such a case (the caller takes the full path)."""
+    pd.lock.acquire()
+    rd, wd = pd.rd, pd.wd
+    ok = not pd.closing
+    if ok:
+        nrd = d if "r" in mode else rd
+        nwd = d if "w" in mode else wd
+        combo = nrd > 0 and nrd == nwd
+        if rd > 0 and rd == wd:       # combo before: rt serves both, it must stay so
+            ok = combo and pd.rrun and d >= rd
+        else:
+            ok = not combo
+            if ok and "r" in mode:
+                ok = pd.rrun and rd > 0 and d >= rd
+            if ok and "w" in mode:
+                ok = pd.wrun and wd > 0 and d >= wd
+        if ok:
+            pd.rd = nrd
+            pd.wd = nwd
+    pd.lock.release()
+    return ok
+
+
 def _deadline_impl(pd: PollDesc, seq: int, read: bool, write: bool) -> None:
     """netpolldeadlineimpl: runs on an M from the timer (its lock held)."""
     gs = []
     pd.lock.acquire()
     if seq != (pd.rseq if read else pd.wseq):
         pd.lock.release()             # the descriptor closed or the deadline moved
+        return
+    due = pd.rd if read else pd.wd
+    if due > time.monotonic():        # extended since it was armed (_extend): fire then
+        t = pd.rt if read else pd.wt
+        if t is not None:
+            _arm(t, _deadline if read and write else _read_deadline if read else _write_deadline,
+                 due, seq)
+        pd.lock.release()
         return
     if read:
         pd.rd = -1.0

@@ -936,3 +936,38 @@ def test_adopting_a_socket_twice_fails_and_leaves_the_first_conn_working():
         return r, got
 
     assert run_bounded(main, procs=2) == ("refused", b"still here")
+
+
+def test_refreshed_deadline_fires_at_the_last_refresh():
+    """A server refreshes its deadline per request: each later deadline is only
+    stored, and the timer re-arms itself when it fires early."""
+    async def main():
+        a, b = socket.socketpair()
+        c = net.Conn.from_socket(a)
+        t0 = time.monotonic()
+        for i in range(200):                         # bounded: 200 refreshes over ~0.2 s
+            c.set_read_deadline(time.monotonic() + 0.15)
+            b.send(b"x")
+            assert await c.read(1) == b"x"
+            await gort.sleep(0.001)
+        last = time.monotonic()
+        try:
+            await c.read()
+            r = "no timeout"
+        except net.DeadlineExceeded:
+            r = time.monotonic() - last
+        c.set_read_deadline(time.monotonic() + 0.05)  # earlier than nothing: a fresh timer
+        c.set_read_deadline(time.monotonic() + 30)    # extended far
+        c.set_read_deadline(time.monotonic() + 0.1)   # then brought in: must fire at 0.1
+        t1 = time.monotonic()
+        try:
+            await c.read()
+        except net.DeadlineExceeded:
+            r2 = time.monotonic() - t1
+        c.close()
+        b.close()
+        return r, r2, last - t0
+
+    r, r2, spent = run_bounded(main, procs=2)
+    assert isinstance(r, float) and 0.12 <= r < 3.0  # ~0.15 after the last refresh, not the first
+    assert 0.09 <= r2 < 3.0
