@@ -1252,8 +1252,18 @@ async def _dial_one(base: str, fam: int, sotype: int, sa: Any, deadline: Optiona
                     if code:
                         raise _with(fd.poll_error(code, "dial"), op="dial")
                     err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                    if err not in (errno.EINPROGRESS, errno.EALREADY, errno.EINTR):
-                        break
+                    if err in (errno.EINPROGRESS, errno.EALREADY, errno.EINTR):
+                        continue
+                    if err == errno.EISCONN:
+                        err = 0
+                    elif err == 0:
+                        # the poller can wake us early (a fresh socket's
+                        # registration reports HUP/OUT): really connected? (as Go)
+                        try:
+                            sock.getpeername()
+                        except OSError:
+                            continue
+                    break
                 if deadline is not None:
                     netpoll.set_deadline(fd.pd, None, "w")
             elif err == errno.EISCONN:
