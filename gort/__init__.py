@@ -30,13 +30,14 @@ from .sync import Cond, ErrGroup, Mutex, Once, RWMutex, Semaphore, WaitGroup
 from .syscall import lock_os_thread, syscall, unlock_os_thread
 from .time import Ticker, Timer, after, after_func, sleep, tick
 from . import aio, context, trace
+from . import net, io
 
 __all__ = [
     "run", "go", "gosched", "gomaxprocs", "num_goroutine", "goid", "Deadlock",
     "ThreadExhaustion", "Chan", "ClosedChannelError", "select", "recv", "send",
     "Case", "stats", "sleep", "after", "tick", "Timer", "Ticker", "after_func",
     "syscall", "lock_os_thread", "unlock_os_thread", "num_thread",
-    "context", "trace", "aio", "start", "stop", "submit",
+    "context", "trace", "aio", "start", "stop", "submit", "net", "io",
     "Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Semaphore", "ErrGroup",
 ]
 

@@ -367,6 +367,23 @@ def checkdead(s: Sched) -> None:
     if waiting == 0:
         _fatal_locked(s, proc.Deadlock("no goroutines (main called runtime.Goexit) - deadlock!"))
         return
+    poller = s.poller
+    if poller is not None and poller.waiters:
+        # Goroutines in IO wait are alive: in Go an M sits in netpoll for them,
+        # so run > 0 and checkdead never gets here.  Seen rarely on 3.13t under
+        # heavy load (every M idle, one G in IO wait, nobody polling): rather
+        # than a false deadlock, hand an idle P to an idle M (maybe the caller,
+        # about to park) so find_runnable makes it the poller.
+        if s.lastpoll != 0:
+            pp = s.pidleget()
+            mp = s.mget() if pp is not None else None
+            if mp is not None:
+                mp.spinning = False
+                mp.nextp = pp
+                mp.park.wakeup()
+            elif pp is not None:
+                s.pidleput(pp)
+        return
     for pp in s.allp:
         if pp.timers is not None and pp.timers.len:
             return
