@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any, NamedTuple, Optional
 
-from .g import GSTATUS_NAMES, _Gdead, _Gidle
-from .p import PSTATUS_NAMES
+from ..g import GSTATUS_NAMES, _Gdead, _Gidle
+from ..p import PSTATUS_NAMES
 
 
 class Event(NamedTuple):
@@ -40,7 +40,7 @@ class Tracer:
 
 def start() -> None:
     """Start recording scheduler events in the running program."""
-    from . import proc
+    from .. import proc
     s = proc.cursched()
     if not s.main_started:
         raise RuntimeError("gort.trace.start: no running program")
@@ -50,7 +50,7 @@ def start() -> None:
 
 def stop() -> list[Event]:
     """Stop recording; return the events, oldest first."""
-    from . import proc
+    from .. import proc
     s = proc.cursched()
     tr, s.trace = s.trace, None
     # Ms stamp and append independently, so appends can land slightly out of order
@@ -58,7 +58,7 @@ def stop() -> list[Event]:
 
 
 def stats() -> dict[str, Any]:
-    from . import proc
+    from .. import proc
     s = proc.cursched()
     gs: dict[str, int] = {}
     for gp in list(s.allgs):
