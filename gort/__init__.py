@@ -30,6 +30,8 @@ from .sync import Cond, ErrGroup, Mutex, Once, RWMutex, Semaphore, WaitGroup
 from .syscall import lock_os_thread, syscall, unlock_os_thread
 from .time import Ticker, Timer, after, after_func, sleep, tick
 from . import aio, context, trace
+from .g import strip_sched_frames as _strip_sched_frames
+from .trace.dump import stack
 
 __all__ = [
     "run", "go", "gosched", "gomaxprocs", "num_goroutine", "goid", "Deadlock",
@@ -37,7 +39,7 @@ __all__ = [
     "Case", "stats", "sleep", "after", "tick", "Timer", "Ticker", "after_func",
     "syscall", "lock_os_thread", "unlock_os_thread", "num_thread",
     "context", "trace", "aio", "start", "stop", "submit",
-    "Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Semaphore", "ErrGroup",
+    "Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Semaphore", "ErrGroup", "stack",
 ]
 
 __version__ = "0.1.0"
@@ -57,10 +59,19 @@ def run(main: Callable[..., Awaitable[Any]], *args: Any, procs: Optional[int] = 
     program ever touches a later one.
 
     procs: GOMAXPROCS for this run (default: `GORT_MAXPROCS`, else the
-    measured default, see README).  Raises the first exception that escapes
-    any goroutine, and `Deadlock` when no goroutine can ever run again.
+    measured default, see README).  Raises the first exception that escapes any goroutine
+    (its traceback starts in the goroutine; a note says which goroutine and
+    where it and its creators were created), and `Deadlock` when no goroutine
+    can ever run again (with every goroutine's stack).  While it runs on the
+    main thread, SIGQUIT prints a goroutine dump (gort.trace.dump).
     """
-    return _program.run(main, *args, procs=procs)
+    try:
+        return _program.run(main, *args, procs=procs)
+    except BaseException as e:
+        # leave out how the error reached this thread (program.run, _run): the
+        # traceback goes from this call straight into the goroutine
+        tb = _strip_sched_frames(e.__traceback__)
+        raise e.with_traceback(tb)  # noqa: B904 - the same exception, re-raised
 
 
 gosched = _proc.gosched          # `await gort.gosched()`: yield the P (global queue tail)

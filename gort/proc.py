@@ -30,6 +30,7 @@ import functools
 import signal
 import threading
 import types
+from sys import _getframe
 from typing import Any, Callable, Generator, Optional
 
 from . import g as _g
@@ -257,6 +258,11 @@ def newproc(coro: Any, m: Optional[M], s: Optional[Sched] = None) -> G:
     gp.goid = _newgoid(s, pp)
     gp.coro = coro
     gp.status = _Grunnable
+    f = _getframe(2)                # the creation site (Go's gopc): code and offset, read by dumps only
+    gp.gopc = f.f_code
+    gp.gopcpc = f.f_lasti
+    cg = gp.parent = m.curg if m is not None else None
+    gp.parentgoid = cg.goid if cg is not None else 0
     tr = s.trace
     if tr is not None:
         tr.event("GoCreate", m, gp)

@@ -26,7 +26,8 @@ import time
 from typing import Any, Callable, Optional
 
 from . import netpoll, proc, procresize
-from .g import G, _Gdead, _Grunnable, _Grunning, _Gsyscall, _Gwaiting, describe
+from .g import (G, _Gdead, _Grunnable, _Grunning, _Gsyscall, _Gwaiting, dump, panic_note,
+                strip_sched_frames)
 from .m import M
 from .sched import MAXMCOUNT, Sched
 
@@ -57,6 +58,7 @@ def run(main: Callable[..., Any], *args: Any, procs: Optional[int] = None,
 
 def _run(main: Callable[..., Any], args: tuple, procs: Optional[int], background: bool = False) -> Any:
     from . import sysmon
+    from .trace import dump as dumpsig
     mode = os.environ.get("GORT_SCHED", "gmp")
     if mode not in ("gmp", "global"):
         raise ValueError(f"GORT_SCHED={mode!r}: use 'gmp' (default) or 'global' (Go 1.0's scheduler)")
@@ -64,6 +66,7 @@ def _run(main: Callable[..., Any], args: tuple, procs: Optional[int], background
               global_only=mode == "global")
     idle_exit = _env_float("GORT_IDLE_M_EXIT", IDLE_M_EXIT)
     schedtrace = int(_env_float("GORT_SCHEDTRACE", 0))
+    dumpsignal = dumpsig.dump_signal()
     nprocs = procs or procresize._default_procs or procresize.default_procs()
     coro = proc.as_coroutine(main(*args), main, "gort.run")
     s.checkdead = not background
@@ -80,6 +83,7 @@ def _run(main: Callable[..., Any], args: tuple, procs: Optional[int], background
     if dbg:
         log.debug("schedinit: ncpu=%d gomaxprocs=%d maxmcount=%d gil=%s", os.cpu_count() or 1,
                   nprocs, MAXMCOUNT, gil_enabled())
+    dumped = dumpsig.install(s, dumpsignal)    # before the Ms: they block the dump signal
     try:
         s.main_g = proc.newproc(coro, m0, s)
         if dbg:
@@ -102,6 +106,7 @@ def _run(main: Callable[..., Any], args: tuple, procs: Optional[int], background
             s.panic = e
         s.lock.release()
     finally:
+        dumpsig.restore(dumped)
         _shutdown(s)
     if s.panic is not None:
         err = s.panic
@@ -300,8 +305,11 @@ def gopanic(m: M, gp: G, e: BaseException) -> None:
     s = m.sched
     gp.status = _Gdead
     m.curg = None
+    tb = strip_sched_frames(e.__traceback__)     # the traceback starts in the goroutine
+    if tb is not None:
+        e.__traceback__ = tb
     if gp is not s.main_g:
-        e.add_note(f"(raised in goroutine {gp.goid}, {getattr(gp.coro, '__qualname__', '?')})")
+        e.add_note(panic_note(gp))
     if isinstance(e, RuntimeError) and "no running event loop" in str(e):
         e.add_note("gort goroutines are not asyncio tasks: run asyncio code with "
                    "`await gort.aio.run(coro)`")
@@ -368,7 +376,8 @@ def checkdead(s: Sched) -> None:
     for pp in s.allp:
         if pp.timers is not None and pp.timers.len:
             return
-    dumps = [describe(gp) for gp in s.allgs if gp.status == _Gwaiting]
+    now = time.monotonic()
+    dumps = [dump(gp, now) for gp in s.allgs if gp.status == _Gwaiting]
     _fatal_locked(s, proc.Deadlock("all goroutines are asleep - deadlock!", dumps))
 
 
