@@ -58,6 +58,7 @@ def run(main: Callable[..., Any], *args: Any, procs: Optional[int] = None,
 
 def _run(main: Callable[..., Any], args: tuple, procs: Optional[int], background: bool = False) -> Any:
     from . import sysmon
+    from . import trace as tracemod
     from .trace import dump as dumpsig
     mode = os.environ.get("GORT_SCHED", "gmp")
     if mode not in ("gmp", "global"):
@@ -65,7 +66,7 @@ def _run(main: Callable[..., Any], args: tuple, procs: Optional[int], background
     s = Sched(lockstats=os.environ.get("GORT_LOCKSTATS", "") not in ("", "0"),
               global_only=mode == "global")
     idle_exit = _env_float("GORT_IDLE_M_EXIT", IDLE_M_EXIT)
-    schedtrace = int(_env_float("GORT_SCHEDTRACE", 0))
+    schedtrace, scheddetail = tracemod.schedtrace_settings(_env_float("GORT_SCHEDTRACE", 0))
     dumpsignal = dumpsig.dump_signal()
     nprocs = procs or procresize._default_procs or procresize.default_procs()
     coro = proc.as_coroutine(main(*args), main, "gort.run")
@@ -90,6 +91,7 @@ def _run(main: Callable[..., Any], args: tuple, procs: Optional[int], background
             log.debug("newproc: main goroutine G%d in P0.runnext", s.main_g.goid)
         s.main_started = True
         sysmon.schedtrace_ms = schedtrace
+        sysmon.scheddetail = scheddetail
         sysmon.start(s)
         if dbg:
             log.debug("mstart: M0 on thread gort-M0; schedule() (the calling thread %s waits "

@@ -31,7 +31,8 @@ MIN_DELAY = 20e-6
 MAX_DELAY = 0.010
 IDLE_ROUNDS = 50
 NCPU = os.cpu_count() or 1
-schedtrace_ms = 0          # from GORT_SCHEDTRACE, set by program.run
+schedtrace_ms = 0          # from GORT_DEBUG=schedtrace=MS (or GORT_SCHEDTRACE), set by program.run
+scheddetail = False        # GORT_DEBUG=scheddetail=1: Go's per-P, per-M and per-G lines too
 
 
 def start(s: Any) -> None:
@@ -93,8 +94,8 @@ def sysmon(m: Any) -> None:
             clear_preempt_flag(s)
         if schedtrace_ms and now - lasttrace >= schedtrace_ms / 1000:
             lasttrace = now
-            from .trace import schedtrace_line
-            print(schedtrace_line(s), flush=True)
+            from .trace import schedtrace
+            print(schedtrace(s, scheddetail), flush=True)
 
 
 def wake(s: Any) -> None:

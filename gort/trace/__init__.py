@@ -4,14 +4,17 @@
 - `start()` / `stop()`: an in-memory execution trace with Go's event names
   (GoCreate, GoStart, GoStop, GoBlock, GoUnblock, GoDestroy, ProcStart,
   ProcStop, ProcSteal, ProcsChange, Steal, MPark, MWake): one tuple per event.
-- `GORT_SCHEDTRACE=ms`: sysmon prints Go's `GODEBUG=schedtrace` line every ms.
+- `schedtrace(s, detailed)`: Go's `GODEBUG=schedtrace=MS,scheddetail=1`
+  output, which sysmon prints every MS ms (`GORT_DEBUG=schedtrace=MS`,
+  `GORT_SCHEDTRACE=MS`).
 """
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, NamedTuple, Optional
 
-from ..g import GSTATUS_NAMES, _Gdead, _Gidle
+from ..g import GSTATUS_NAMES, _Gdead, _Gidle, _Gwaiting
 from ..p import PSTATUS_NAMES
 
 
@@ -91,9 +94,76 @@ def stats() -> dict[str, Any]:
     }
 
 
+def _b(v: Any) -> str:
+    return "true" if v else "false"
+
+
+def _id(x: Any) -> str:
+    return "nil" if x is None else str(x.id)
+
+
+def schedtrace(s: Any, detailed: bool = False) -> str:
+    """Go's schedtrace output (proc.go `schedtrace`), without a trailing newline.
+
+    The summary line; with detailed (scheddetail=1), Go's extra summary fields
+    and one line per P, per M and per G in Go's order and format.  gort has
+    no allocator, throw or per-M locks: an M's `mallocing`, `throwing`,
+    `locks` and `dying` are always 0 and `preemptoff` empty, printed so that
+    Go's parsers read the line.  Runqsize counts runnext, as gort.stats().
+    Taken under sched.lock, as Go; still a snapshot of moving parts."""
+    now = time.monotonic()
+    s.lock.acquire()
+    try:
+        allp = list(s.allp)
+        head = (f"SCHED {int((now - s.start) * 1000)}ms: gomaxprocs={s.gomaxprocs} idleprocs={s.npidle} "
+                f"threads={s.mcount} spinningthreads={s.nmspinning} needspinning={s.needspinning} "
+                f"idlethreads={s.nmidle} runqueue={len(s.runq)}")
+        if not detailed:
+            return head + " [" + " ".join(str(pp.runqsize()) for pp in allp) + "]"
+        lines = [head + f" gcwaiting={_b(s.gcwaiting)} nmidlelocked={s.nmidlelocked} "
+                        f"stopwait={s.stopwait} sysmonwait={_b(s.sysmonwait)}"]
+        for pp in allp:
+            ntimers = pp.timers.len if pp.timers is not None else 0
+            lines.append(f"  P{pp.id}: status={pp.status} schedtick={pp.schedtick} "
+                         f"syscalltick={pp.syscalltick} m={_id(pp.m)} runqsize={pp.runqsize()} "
+                         f"gfreecnt={len(pp.gfree)} timerslen={ntimers}")
+        gm: dict[int, Any] = {}
+        for mp in list(s.allm):
+            if mp.dead:
+                continue
+            cg = mp.curg
+            if cg is not None:
+                gm[id(cg)] = mp
+            lg = mp.lockedg
+            lines.append(f"  M{mp.id}: p={_id(mp.p)} curg={'nil' if cg is None else cg.goid} "
+                         f"mallocing=0 throwing=0 preemptoff= locks=0 dying=0 "
+                         f"spinning={_b(mp.spinning)} blocked={_b(mp.blocked)} "
+                         f"lockedg={'nil' if lg is None else lg.goid}")
+        for gp in list(s.allgs):
+            st = gp.status
+            wr = gp.waitreason if st == _Gwaiting else ""
+            lines.append(f"  G{gp.goid}: status={st}({wr}) m={_id(gm.get(id(gp)))} "
+                         f"lockedm={_id(gp.lockedm)}")
+        return "\n".join(lines)
+    finally:
+        s.lock.release()
+
+
+def schedtrace_settings(legacy_ms: float = 0) -> tuple[int, bool]:
+    """(schedtrace ms, scheddetail) from GORT_DEBUG=schedtrace=MS,scheddetail=1;
+    GORT_SCHEDTRACE=MS (legacy_ms) is an alias for schedtrace."""
+    from ..debug import parse
+    d = parse(os.environ.get("GORT_DEBUG", ""))
+    v = d.get("schedtrace")
+    ms = legacy_ms
+    if v:
+        try:
+            ms = float(v)
+        except ValueError:
+            raise ValueError(f"GORT_DEBUG=schedtrace={v!r} is not a number of milliseconds") from None
+    return max(0, int(ms)), d.get("scheddetail", "0") not in ("0", "")
+
+
 def schedtrace_line(s: Any) -> str:
-    ms = int((time.monotonic() - s.start) * 1000)
-    locals_ = " ".join(str(pp.runqsize()) for pp in list(s.allp))
-    return (f"SCHED {ms}ms: gomaxprocs={s.gomaxprocs} idleprocs={s.npidle} threads={s.mcount} "
-            f"spinningthreads={s.nmspinning} needspinning={s.needspinning} idlethreads={s.nmidle} "
-            f"runqueue={len(s.runq)} [{locals_}]")
+    """The summary line alone (Go's schedtrace without scheddetail)."""
+    return schedtrace(s, False)
