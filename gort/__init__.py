@@ -45,7 +45,8 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def run(main: Callable[..., Awaitable[Any]], *args: Any, procs: Optional[int] = None) -> Any:
+def run(main: Callable[..., Awaitable[Any]], *args: Any, procs: Optional[int] = None,
+        trace: Optional[str] = None) -> Any:
     """Run `main(*args)` as goroutine 1 and return its result.
 
     Bootstraps like Go: schedinit (GOMAXPROCS Ps) -> newproc(main) -> mstart
@@ -59,14 +60,16 @@ def run(main: Callable[..., Awaitable[Any]], *args: Any, procs: Optional[int] = 
     program ever touches a later one.
 
     procs: GOMAXPROCS for this run (default: `GORT_MAXPROCS`, else the
-    measured default, see README).  Raises the first exception that escapes any goroutine
+    measured default, see README).  trace: a file to write the run's
+    execution trace to, as Chrome trace-event JSON (default: `GORT_TRACE`;
+    see gort.trace).  Raises the first exception that escapes any goroutine
     (its traceback starts in the goroutine; a note says which goroutine and
     where it and its creators were created), and `Deadlock` when no goroutine
     can ever run again (with every goroutine's stack).  While it runs on the
     main thread, SIGQUIT prints a goroutine dump (gort.trace.dump).
     """
     try:
-        return _program.run(main, *args, procs=procs)
+        return _program.run(main, *args, procs=procs, trace=trace)
     except BaseException as e:
         # leave out how the error reached this thread (program.run, _run): the
         # traceback goes from this call straight into the goroutine

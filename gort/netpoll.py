@@ -162,6 +162,8 @@ class Poller:
             for gp in gs:
                 if gp.status != _Gwaiting:  # pragma: no cover - protocol violation
                     raise RuntimeError(f"netpoll: G{gp.goid} not waiting")
+            if self.s.trace is not None:
+                self.s.trace.event("NetpollReady", _proc._tls.m, None, None, [gp.goid for gp in gs])
         return gs
 
     def netpoll_break(self) -> None:

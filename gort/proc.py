@@ -265,7 +265,7 @@ def newproc(coro: Any, m: Optional[M], s: Optional[Sched] = None) -> G:
     gp.parentgoid = cg.goid if cg is not None else 0
     tr = s.trace
     if tr is not None:
-        tr.event("GoCreate", m, gp)
+        tr.gocreate(m, gp)
     if pp is None or s.global_only:
         globrunqput_wake(s, gp)
         return gp
@@ -566,6 +566,8 @@ def mstart(m: M, fn: Optional[Callable[[M], None]]) -> None:
     m.ident = threading.get_ident()
     if _BLOCKED:
         signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
+    if s.trace is not None:
+        s.trace.event("MStart", m, None)
     try:
         if fn is not None:         # mstartfn: sysmon and other system Ms
             fn(m)
@@ -583,6 +585,8 @@ def mstart(m: M, fn: Optional[Callable[[M], None]]) -> None:
 
 def mexit(m: M) -> None:
     s = m.sched
+    if s.trace is not None:
+        s.trace.event("MStop", m, None)
     if m.p is not None and m.p.status == _Pdead:   # retired: only flush it
         flush_retired(m)
     s.lock.acquire()
@@ -807,7 +811,7 @@ def schedule(m: M) -> None:
                 gp.status = _Grunnable
                 m.curg = None
                 if tr is not None:
-                    tr.event("GoStop", m, gp)
+                    tr.event("GoStop", m, gp, None, "preempted" if gp.preempt else "Gosched")
                 # globrunqput without sched.lock: deque.append is atomic and only
                 # takers (under the lock) remove; this M holds a P and looks at
                 # the global queue itself, so no wake-up can be lost
@@ -827,7 +831,7 @@ def schedule(m: M) -> None:
                 gp.waitsince = s.now
                 m.curg = None
                 if tr is not None:
-                    tr.event("GoBlock", m, gp)
+                    tr.event("GoBlock", m, gp, None, gp.waitreason)
                 if req() is False:
                     continue              # unlockf said no: keep running it, same slice
                 break
@@ -967,6 +971,8 @@ def _become_spinning(m: M, s: Sched) -> None:
     m.spinning = True
     s.nmspinning += 1
     s.needspinning = 0
+    if s.trace is not None:
+        s.trace.event("MSpin", m, None)
 
 
 def find_runnable(m: M) -> tuple[Optional[G], bool]:
@@ -1130,7 +1136,7 @@ def steal_work(m: M, pp: P, now: float) -> tuple[Optional[G], bool, float, float
             if gp is not None:
                 s.nsteals += 1
                 if s.trace is not None:
-                    s.trace.event("Steal", m, gp, p2)
+                    s.trace.event("Steal", m, gp, p2, (pp.id, len(pp.runq) + 1))
                 return gp, False, now, polluntil
     return None, False, now, polluntil
 

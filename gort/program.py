@@ -40,7 +40,7 @@ _run_lock = threading.Lock()         # one program at a time per process
 
 
 def run(main: Callable[..., Any], *args: Any, procs: Optional[int] = None,
-        _background: bool = False) -> Any:
+        _background: bool = False, trace: Optional[str] = None) -> Any:
     proc.check_async(main, "gort.run")
     if procs is not None:
         procs = procresize._check_procs(procs, "procs")
@@ -51,12 +51,13 @@ def run(main: Callable[..., Any], *args: Any, procs: Optional[int] = None,
     if not _run_lock.acquire(False):
         raise RuntimeError("gort.run is already running in this process (another thread)")
     try:
-        return _run(main, args, procs, _background)
+        return _run(main, args, procs, _background, trace)
     finally:
         _run_lock.release()
 
 
-def _run(main: Callable[..., Any], args: tuple, procs: Optional[int], background: bool = False) -> Any:
+def _run(main: Callable[..., Any], args: tuple, procs: Optional[int], background: bool = False,
+         trace: Optional[str] = None) -> Any:
     from . import sysmon
     from . import trace as tracemod
     from .trace import dump as dumpsig
@@ -67,9 +68,15 @@ def _run(main: Callable[..., Any], args: tuple, procs: Optional[int], background
               global_only=mode == "global")
     idle_exit = _env_float("GORT_IDLE_M_EXIT", IDLE_M_EXIT)
     schedtrace, scheddetail = tracemod.schedtrace_settings(_env_float("GORT_SCHEDTRACE", 0))
+    trace = trace or os.environ.get("GORT_TRACE") or None
     dumpsignal = dumpsig.dump_signal()
     nprocs = procs or procresize._default_procs or procresize.default_procs()
     coro = proc.as_coroutine(main(*args), main, "gort.run")
+    try:
+        ftrace = tracemod.FileTrace(trace) if trace else None   # a bad path fails before anything runs
+    except BaseException:
+        coro.close()
+        raise
     s.checkdead = not background
     proc.sched = s
     dbg = log.isEnabledFor(logging.DEBUG)
@@ -84,6 +91,8 @@ def _run(main: Callable[..., Any], args: tuple, procs: Optional[int], background
     if dbg:
         log.debug("schedinit: ncpu=%d gomaxprocs=%d maxmcount=%d gil=%s", os.cpu_count() or 1,
                   nprocs, MAXMCOUNT, gil_enabled())
+    if ftrace is not None:
+        ftrace.begin(s)                # before main: its GoCreate is in
     dumped = dumpsig.install(s, dumpsignal)    # before the Ms: they block the dump signal
     try:
         s.main_g = proc.newproc(coro, m0, s)
@@ -110,6 +119,8 @@ def _run(main: Callable[..., Any], args: tuple, procs: Optional[int], background
     finally:
         dumpsig.restore(dumped)
         _shutdown(s)
+        if ftrace is not None:
+            ftrace.finish(s)
     if s.panic is not None:
         err = s.panic
         s.panic = None

@@ -199,6 +199,8 @@ def preemptone(s: Any, pp: P, now: float) -> bool:
     if not gp.preempt:
         gp.preempt = True
         preempt_flag[0] = True
+        if s.trace is not None:
+            s.trace.event("PreemptRequest", None, gp, pp)
         pp.sysmontick[1] = now - FORCE_PREEMPT + unmarked_grace(s)   # look again after the grace
         s.npreempt += 1
         return True
