@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
+import textwrap
 import traceback
 
 import pytest
@@ -327,3 +330,67 @@ def test_no_handler_off_the_main_thread():
         return signal.getsignal(signal.SIGQUIT)
 
     assert run_bounded(main, procs=1) == signal.SIG_DFL     # run_bounded runs gort.run on a helper thread
+
+
+SCRIPT = textwrap.dedent('''
+    import sys
+    import gort
+
+    async def waiter(c):
+        await c.recv()
+
+    async def main():
+        c = gort.Chan()
+        gort.go(waiter, c)
+        print("ready", flush=True)
+        line = await gort.syscall(sys.stdin.readline)
+        return line
+
+    print("result", gort.run(main, procs=2).strip(), flush=True)
+''')
+
+
+@pytest.mark.parametrize("dumpsig", [None, "SIGUSR1"])
+def test_python_m_gort_stack_prints_a_running_programs_dump(tmp_path, dumpsig):
+    script = tmp_path / "prog.py"
+    script.write_text(SCRIPT)
+    env = dict(os.environ)
+    env.pop("GORT_DUMP_SIGNAL", None)
+    if dumpsig:
+        env["GORT_DUMP_SIGNAL"] = dumpsig
+    p = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert p.stdout.readline() == "ready\n"
+        r = subprocess.run([sys.executable, "-m", "gort", "stack", str(p.pid)], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        name = dumpsig or "SIGQUIT"
+        head, body = r.stdout.split("\n\n", 1)
+        assert head == f"{name}: goroutine dump (gort keeps running)"
+        gs = parse_dump(body)
+        assert gs[1]["status"] == "syscall"
+        assert gs[1]["frames"][0][0] == "__main__.main" and gs[1]["frames"][0][1] == str(script)
+        (w,) = [g for goid, g in gs.items() if goid != 1]
+        assert w["status"] == "chan receive" and w["created"][0] == "__main__.main" and w["created"][1] == 1
+        out, err = p.communicate("bye\n", timeout=60)      # the program went on after the dump
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0 and out == "result bye\n"
+    assert err.startswith(f"{name}: goroutine dump (gort keeps running)")
+    if os.path.exists(dumpmod.dump_path(p.pid)):
+        os.unlink(dumpmod.dump_path(p.pid))
+
+
+def test_python_m_gort_stack_refuses_a_process_that_would_die():
+    p = subprocess.Popen(["sleep", "60"])
+    try:
+        r = subprocess.run([sys.executable, "-m", "gort", "stack", str(p.pid)], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 1 and "does not catch SIGQUIT" in r.stderr
+        assert p.poll() is None
+    finally:
+        p.kill()
+        p.wait()

@@ -6,7 +6,9 @@ import gc
 import json
 import re
 import socket
+import subprocess
 import sys
+import textwrap
 import threading
 import time
 import types
@@ -477,3 +479,56 @@ def test_bad_trace_path_fails_before_running(tmp_path):
     with pytest.raises(OSError):
         gort.run(main, procs=1, trace=str(tmp_path / "no" / "such" / "dir.json"))
     assert not ran
+
+
+# ---------------------------------------------------------------- python -m gort run
+
+RUN_SCRIPT = textwrap.dedent('''
+    import sys
+    import gort
+
+    async def worker(c):
+        await c.send(sys.argv[1:])
+
+    async def main():
+        c = gort.Chan()
+        gort.go(worker, c)
+        print("argv", await c.recv(), __name__, gort.gomaxprocs(), flush=True)
+        await gort.sleep(0.05)
+
+    if __name__ == "__main__":
+        print("not like this")
+''')
+
+
+def test_python_m_gort_run(tmp_path):
+    script = tmp_path / "prog.py"
+    script.write_text(RUN_SCRIPT)
+    trace = tmp_path / "t.json"
+    r = subprocess.run([sys.executable, "-m", "gort", "run", "--procs", "3", "--trace", str(trace),
+                        "--schedtrace", "5", str(script), "a", "--b"], capture_output=True, text=True,
+                       timeout=120, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "argv ['a', '--b'] prog 3" in lines and "not like this" not in lines
+    assert any(SCHED.match(ln) for ln in lines)
+    doc = json.loads(trace.read_text())
+    assert any(e["ph"] == "X" and e["name"].endswith(" worker") for e in doc["traceEvents"])
+
+
+def test_python_m_gort_run_deadlock_exits_2_with_the_dump(tmp_path):
+    script = tmp_path / "dl.py"
+    script.write_text("import gort\n\nasync def main():\n    await gort.Chan().recv()\n")
+    r = subprocess.run([sys.executable, "-m", "gort", "run", str(script)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.startswith("fatal error: all goroutines are asleep - deadlock!\n\n"
+                               "goroutine 1 [chan receive]:\ndl.main(...)\n")
+
+
+def test_python_m_gort_run_needs_an_async_main(tmp_path):
+    script = tmp_path / "nomain.py"
+    script.write_text("def main():\n    pass\n")
+    r = subprocess.run([sys.executable, "-m", "gort", "run", str(script)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2 and "async def main()" in r.stderr
