@@ -95,7 +95,9 @@ def sysmon(m: Any) -> None:
         if schedtrace_ms and now - lasttrace >= schedtrace_ms / 1000:
             lasttrace = now
             from .trace import schedtrace
-            print(schedtrace(s, scheddetail), flush=True)
+            out = sys.stdout                  # one write: print() writes the newline apart
+            out.write(schedtrace(s, scheddetail) + "\n")
+            out.flush()
 
 
 def wake(s: Any) -> None:
