@@ -72,8 +72,11 @@ def run(main: Callable[..., Awaitable[Any]], *args: Any, procs: Optional[int] = 
         return _program.run(main, *args, procs=procs, trace=trace)
     except BaseException as e:
         # leave out how the error reached this thread (program.run, _run): the
-        # traceback goes from this call straight into the goroutine
+        # traceback goes from this call straight into the goroutine.  An error
+        # of gort's own (all its frames are the runtime's) keeps them all.
         tb = _strip_sched_frames(e.__traceback__)
+        if tb is None:
+            raise
         raise e.with_traceback(tb)  # noqa: B904 - the same exception, re-raised
 
 

@@ -298,7 +298,8 @@ def strip_sched_frames(tb: Optional[types.TracebackType]) -> Optional[types.Trac
     """Drop the leading traceback entries that are gort's scheduler (schedule,
     a trap, gort.run's wait): plain functions in gort's files.  The first
     frame of the goroutine's await chain (a coroutine, even one of gort's
-    wrappers) and everything after it stays.  None when nothing is left."""
+    wrappers) and everything after it stays.  None when nothing is left: an
+    error of the runtime itself, whose callers keep the whole traceback."""
     while tb is not None:
         code = tb.tb_frame.f_code
         if not is_gort_file(code.co_filename) or code.co_flags & _CO_SUSPENDABLE:
