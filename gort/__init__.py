@@ -31,6 +31,8 @@ from .syscall import lock_os_thread, syscall, unlock_os_thread
 from .time import Ticker, Timer, after, after_func, sleep, tick
 from . import aio, context, trace
 from . import net, io
+from .g import strip_sched_frames as _strip_sched_frames
+from .trace.dump import stack
 
 __all__ = [
     "run", "go", "gosched", "gomaxprocs", "num_goroutine", "goid", "Deadlock",
@@ -38,7 +40,7 @@ __all__ = [
     "Case", "stats", "sleep", "after", "tick", "Timer", "Ticker", "after_func",
     "syscall", "lock_os_thread", "unlock_os_thread", "num_thread",
     "context", "trace", "aio", "start", "stop", "submit", "net", "io",
-    "Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Semaphore", "ErrGroup",
+    "Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Semaphore", "ErrGroup", "stack",
 ]
 
 __version__ = "0.1.0"
@@ -47,7 +49,8 @@ __version__ = "0.1.0"
 R = TypeVar("R")
 
 
-def run(main: Callable[..., Awaitable[R]], *args: Any, procs: Optional[int] = None) -> R:
+def run(main: Callable[..., Awaitable[R]], *args: Any, procs: Optional[int] = None,
+        trace: Optional[str] = None) -> R:
     """Run `main(*args)` as goroutine 1 and return its result.
 
     Bootstraps like Go: schedinit (GOMAXPROCS Ps) -> newproc(main) -> mstart
@@ -61,11 +64,25 @@ def run(main: Callable[..., Awaitable[R]], *args: Any, procs: Optional[int] = No
     program ever touches a later one.
 
     procs: GOMAXPROCS for this run (default: `GORT_MAXPROCS`, else the
-    measured default, see README).  Raises the first exception that escapes
-    any goroutine, and `Deadlock` when no goroutine can ever run again.
+    measured default, see README).  trace: a file to write the run's
+    execution trace to, as Chrome trace-event JSON (default: `GORT_TRACE`;
+    see gort.trace).  Raises the first exception that escapes any goroutine
+    (its traceback starts in the goroutine; a note says which goroutine and
+    where it and its creators were created), and `Deadlock` when no goroutine
+    can ever run again (with every goroutine's stack).  While it runs on the
+    main thread, SIGQUIT prints a goroutine dump (gort.trace.dump).
     """
-    result: R = _program.run(main, *args, procs=procs)
-    return result
+    try:
+        result: R = _program.run(main, *args, procs=procs, trace=trace)
+        return result
+    except BaseException as e:
+        # leave out how the error reached this thread (program.run, _run): the
+        # traceback goes from this call straight into the goroutine.  An error
+        # of gort's own (all its frames are the runtime's) keeps them all.
+        tb = _strip_sched_frames(e.__traceback__)
+        if tb is None:
+            raise
+        raise e.with_traceback(tb)  # noqa: B904 - the same exception, re-raised
 
 
 gosched = _proc.gosched          # `await gort.gosched()`: yield the P (global queue tail)

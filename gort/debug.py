@@ -7,7 +7,10 @@
   RuntimeWarning naming the call and the file:line that made it, as asyncio's
   "coroutine ... was never awaited" does.  A forgotten `await` is otherwise
   silent: `mu.lock()` without `await` does not lock, `ch.send(v)` sends nothing.
-- `schedtrace=MS`: sysmon prints Go's schedtrace line every MS milliseconds.
+- `schedtrace=MS`: sysmon prints Go's schedtrace line every MS milliseconds
+  (read by each gort.run, as `GORT_SCHEDTRACE=MS`); `scheddetail=1` adds Go's
+  per-P, per-M and per-G lines (gort.trace.schedtrace).
+- `tracebuf=N`: events per execution-trace buffer (gort.trace; default 100,000).
 
 Why the await check is not always on: gort's operations are generator-based
 awaitables (`types.coroutine`), which Python does not track, and wrapping

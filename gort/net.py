@@ -1,4 +1,5 @@
-"""net: Go's net package on gort's netpoller (net/*.go, internal/poll/fd_unix.go; reference §9).
+"""net: Go's net package on gort's netpoller (net/*.go, internal/poll/fd_unix.go,
+runtime/netpoll.go).
 
 Blocking-style I/O without a thread per connection: every socket is
 non-blocking and registered once with the program's epoll (edge-triggered).

@@ -250,6 +250,8 @@ class Poller:
             pd.lock.release()
         if gs:
             self._adjust(-len(gs))
+            if self.s.trace is not None:
+                self.s.trace.event("NetpollReady", _proc._tls.m, None, None, [gp.goid for gp in gs])
         return gs
 
     def netpoll_break(self) -> None:

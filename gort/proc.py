@@ -30,6 +30,7 @@ import functools
 import signal
 import threading
 import types
+from sys import _getframe
 from typing import Any, Awaitable, Callable, Generator, Optional, ParamSpec
 
 from . import g as _g
@@ -258,9 +259,14 @@ def newproc(coro: Any, m: Optional[M], s: Optional[Sched] = None) -> G:
     gp.goid = _newgoid(s, pp)
     gp.coro = coro
     gp.status = _Grunnable
+    f = _getframe(2)                # the creation site (Go's gopc): code and offset, read by dumps only
+    gp.gopc = f.f_code
+    gp.gopcpc = f.f_lasti
+    cg = gp.parent = m.curg if m is not None else None
+    gp.parentgoid = cg.goid if cg is not None else 0
     tr = s.trace
     if tr is not None:
-        tr.event("GoCreate", m, gp)
+        tr.gocreate(m, gp)
     if pp is None or s.global_only:
         globrunqput_wake(s, gp)
         return gp
@@ -563,6 +569,8 @@ def mstart(m: M, fn: Optional[Callable[[M], None]]) -> None:
     m.ident = threading.get_ident()
     if _BLOCKED:
         signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
+    if s.trace is not None:
+        s.trace.event("MStart", m, None)
     try:
         if fn is not None:         # mstartfn: sysmon and other system Ms
             fn(m)
@@ -580,6 +588,8 @@ def mstart(m: M, fn: Optional[Callable[[M], None]]) -> None:
 
 def mexit(m: M) -> None:
     s = m.sched
+    if s.trace is not None:
+        s.trace.event("MStop", m, None)
     if m.p is not None and m.p.status == _Pdead:   # retired: only flush it
         flush_retired(m)
     s.lock.acquire()
@@ -806,7 +816,7 @@ def schedule(m: M) -> None:
                 gp.status = _Grunnable
                 m.curg = None
                 if tr is not None:
-                    tr.event("GoStop", m, gp)
+                    tr.event("GoStop", m, gp, None, "preempted" if gp.preempt else "Gosched")
                 # globrunqput without sched.lock: deque.append is atomic and only
                 # takers (under the lock) remove; this M holds a P and looks at
                 # the global queue itself, so no wake-up can be lost
@@ -826,7 +836,7 @@ def schedule(m: M) -> None:
                 gp.waitsince = s.now
                 m.curg = None
                 if tr is not None:
-                    tr.event("GoBlock", m, gp)
+                    tr.event("GoBlock", m, gp, None, gp.waitreason)
                 if req() is False:
                     continue              # unlockf said no: keep running it, same slice
                 break
@@ -966,6 +976,8 @@ def _become_spinning(m: M, s: Sched) -> None:
     m.spinning = True
     s.nmspinning += 1
     s.needspinning = 0
+    if s.trace is not None:
+        s.trace.event("MSpin", m, None)
 
 
 def find_runnable(m: M) -> tuple[Optional[G], bool]:
@@ -1129,7 +1141,7 @@ def steal_work(m: M, pp: P, now: float) -> tuple[Optional[G], bool, float, float
             if gp is not None:
                 s.nsteals += 1
                 if s.trace is not None:
-                    s.trace.event("Steal", m, gp, p2)
+                    s.trace.event("Steal", m, gp, p2, (pp.id, len(pp.runq) + 1))
                 return gp, False, now, polluntil
     return None, False, now, polluntil
 

@@ -43,6 +43,8 @@ def stop_the_world(m: M, reason: str) -> None:
     the world would wait for the whole call."""
     from .sysmon import retire_p, unmarked_grace
     s = m.sched
+    if s.trace is not None:
+        s.trace.event("STWBegin", m, None, None, reason)
     s.lock.acquire()
     if m.p is not None and m.p.status == _Pdead:
         # sysmon retired our P while this goroutine ran (before gcwaiting stops
@@ -117,6 +119,8 @@ def start_the_world(m: M) -> None:
         timers.move_timers(src, dst)
         if dst.timers.heap:
             s.poller.wake(dst.timers.wake_time())
+    if s.trace is not None:
+        s.trace.event("STWEnd", m, None)
     for pp in runnable:
         _proc.startm(s, pp, False)
     _proc.wakep(s)

@@ -26,7 +26,8 @@ import time
 from typing import Any, Callable, Optional, ParamSpec
 
 from . import netpoll, proc, procresize
-from .g import G, _Gdead, _Grunnable, _Grunning, _Gsyscall, _Gwaiting, describe
+from .g import (G, _Gdead, _Grunnable, _Grunning, _Gsyscall, _Gwaiting, dump, panic_note,
+                strip_sched_frames)
 from .m import M
 from .sched import MAXMCOUNT, Sched
 
@@ -40,7 +41,7 @@ _run_lock = threading.Lock()         # one program at a time per process
 
 
 def run(main: Callable[..., Any], *args: Any, procs: Optional[int] = None,
-        _background: bool = False) -> Any:
+        _background: bool = False, trace: Optional[str] = None) -> Any:
     proc.check_async(main, "gort.run")
     if procs is not None:
         procs = procresize._check_procs(procs, "procs")
@@ -51,23 +52,32 @@ def run(main: Callable[..., Any], *args: Any, procs: Optional[int] = None,
     if not _run_lock.acquire(False):
         raise RuntimeError("gort.run is already running in this process (another thread)")
     try:
-        return _run(main, args, procs, _background)
+        return _run(main, args, procs, _background, trace)
     finally:
         _run_lock.release()
 
 
 def _run(main: Callable[..., Any], args: tuple[Any, ...], procs: Optional[int],
-         background: bool = False) -> Any:
+         background: bool = False, trace: Optional[str] = None) -> Any:
     from . import sysmon
+    from . import trace as tracemod
+    from .trace import dump as dumpsig
     mode = os.environ.get("GORT_SCHED", "gmp")
     if mode not in ("gmp", "global"):
         raise ValueError(f"GORT_SCHED={mode!r}: use 'gmp' (default) or 'global' (Go 1.0's scheduler)")
     s = Sched(lockstats=os.environ.get("GORT_LOCKSTATS", "") not in ("", "0"),
               global_only=mode == "global")
     idle_exit = _env_float("GORT_IDLE_M_EXIT", IDLE_M_EXIT)
-    schedtrace = int(_env_float("GORT_SCHEDTRACE", 0))
+    schedtrace, scheddetail = tracemod.schedtrace_settings(_env_float("GORT_SCHEDTRACE", 0))
+    trace = trace or os.environ.get("GORT_TRACE") or None
+    dumpsignal = dumpsig.dump_signal()
     nprocs = procs or procresize._default_procs or procresize.default_procs()
     coro = proc.as_coroutine(main(*args), main, "gort.run")
+    try:
+        ftrace = tracemod.FileTrace(trace) if trace else None   # a bad path fails before anything runs
+    except BaseException:
+        coro.close()
+        raise
     s.checkdead = not background
     proc.sched = s
     dbg = log.isEnabledFor(logging.DEBUG)
@@ -82,12 +92,16 @@ def _run(main: Callable[..., Any], args: tuple[Any, ...], procs: Optional[int],
     if dbg:
         log.debug("schedinit: ncpu=%d gomaxprocs=%d maxmcount=%d gil=%s", os.cpu_count() or 1,
                   nprocs, MAXMCOUNT, gil_enabled())
+    if ftrace is not None:
+        ftrace.begin(s)                # before main: its GoCreate is in
+    dumped = dumpsig.install(s, dumpsignal)    # before the Ms: they block the dump signal
     try:
         s.main_g = proc.newproc(coro, m0, s)
         if dbg:
             log.debug("newproc: main goroutine G%d in P0.runnext", s.main_g.goid)
         s.main_started = True
         sysmon.schedtrace_ms = schedtrace
+        sysmon.scheddetail = scheddetail
         sysmon.start(s)
         if dbg:
             log.debug("mstart: M0 on thread gort-M0; schedule() (the calling thread %s waits "
@@ -104,7 +118,10 @@ def _run(main: Callable[..., Any], args: tuple[Any, ...], procs: Optional[int],
             s.panic = e
         s.lock.release()
     finally:
+        dumpsig.restore(dumped)
         _shutdown(s)
+        if ftrace is not None:
+            ftrace.finish(s)
     if s.panic is not None:
         err = s.panic
         s.panic = None
@@ -302,8 +319,11 @@ def gopanic(m: M, gp: G, e: BaseException) -> None:
     s = m.sched
     gp.status = _Gdead
     m.curg = None
+    tb = strip_sched_frames(e.__traceback__)     # the traceback starts in the goroutine
+    if tb is not None:
+        e.__traceback__ = tb
     if gp is not s.main_g:
-        e.add_note(f"(raised in goroutine {gp.goid}, {getattr(gp.coro, '__qualname__', '?')})")
+        e.add_note(panic_note(gp))
     if isinstance(e, RuntimeError) and "no running event loop" in str(e):
         e.add_note("gort goroutines are not asyncio tasks: run asyncio code with "
                    "`await gort.aio.run(coro)`")
@@ -387,7 +407,8 @@ def checkdead(s: Sched) -> None:
     for pp in s.allp:
         if pp.timers is not None and pp.timers.len:
             return
-    dumps = [describe(gp) for gp in s.allgs if gp.status == _Gwaiting]
+    now = time.monotonic()
+    dumps = [dump(gp, now) for gp in s.allgs if gp.status == _Gwaiting]
     _fatal_locked(s, proc.Deadlock("all goroutines are asleep - deadlock!", dumps))
 
 

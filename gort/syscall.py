@@ -85,6 +85,8 @@ def exitsyscall(m: M, gp: G) -> bool:
     s.lock.release()
     pp.syscalltick += 1
     gp.status = _Grunning
+    if s.trace is not None:
+        s.trace.event("GoSyscallEnd", m, gp)
     return True
 
 
@@ -95,6 +97,8 @@ class _ExitSyscallSlow(Trap):
 
     def trap(self, m: M, gp: G) -> bool:
         s = m.sched
+        if s.trace is not None:
+            s.trace.event("GoSyscallEndBlocked", m, gp)
         s.lock.acquire()
         pp = None if s.gcwaiting or s.exiting else s.pidleget()
         if pp is not None:
@@ -134,6 +138,8 @@ def syscall(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Generator[
         finally:
             yield _exit_slow
         return r
+    if m.sched.trace is not None:
+        m.sched.trace.event("GoSyscallBegin", m, gp, pp, getattr(fn, "__qualname__", None))
     try:
         r = fn(*args, **kwargs)
     except BaseException as e:

@@ -36,7 +36,8 @@ NCPU = os.cpu_count() or 1
 # wait until it awaits).  Default 1: it is handed off like a blocked one, so the
 # others keep running (README "Choosing GOMAXPROCS": what GOMAXPROCS caps).
 BUSY_HANDOFF = debug.settings.get("busyhandoff", "1") not in ("0", "")
-schedtrace_ms = 0          # from GORT_SCHEDTRACE, set by program.run
+schedtrace_ms = 0          # from GORT_DEBUG=schedtrace=MS (or GORT_SCHEDTRACE), set by program.run
+scheddetail = False        # GORT_DEBUG=scheddetail=1: Go's per-P, per-M and per-G lines too
 
 
 def start(s: Any) -> None:
@@ -98,8 +99,10 @@ def sysmon(m: Any) -> None:
             clear_preempt_flag(s)
         if schedtrace_ms and now - lasttrace >= schedtrace_ms / 1000:
             lasttrace = now
-            from .trace import schedtrace_line
-            print(schedtrace_line(s), flush=True)
+            from .trace import schedtrace
+            out = sys.stdout                  # one write: print() writes the newline apart
+            out.write(schedtrace(s, scheddetail) + "\n")
+            out.flush()
 
 
 def wake(s: Any) -> None:
@@ -204,6 +207,8 @@ def preemptone(s: Any, pp: P, now: float) -> bool:
         gp.preempt = True
         pp.preempt = True           # Go's pp.preempt: this slice is over (see proc.ready)
         preempt_flag[0] = True
+        if s.trace is not None:
+            s.trace.event("PreemptRequest", None, gp, pp)
         pp.sysmontick[1] = now - FORCE_PREEMPT + unmarked_grace(s)   # look again after the grace
         s.npreempt += 1
         if not BUSY_HANDOFF:
@@ -214,8 +219,9 @@ def preemptone(s: Any, pp: P, now: float) -> bool:
         if is_busy(pp.busysample, sample):
             # it computes (a CPU loop that never awaits): with busyhandoff=0 it
             # keeps its P until it reaches a trap, as GOMAXPROCS would cap it in
-            # Go; only a goroutine blocked in a call is handed off
-            pp.busysample = sample
+            # Go; only a goroutine blocked in a call is handed off.  The CPU
+            # share is counted from the request on, not per look: with the GIL a
+            # computing thread can wait out a whole look for it
             return False
     if not threads_add_capacity(s) and not handoff_helps(s, pp, now):
         return False
@@ -236,10 +242,11 @@ def cpu_sample(mp: M) -> Optional[tuple[float, float]]:
 
 
 def is_busy(a: Optional[tuple[float, float]], b: Optional[tuple[float, float]]) -> bool:
-    """The thread used at least a quarter of a CPU between two cpu_samples."""
+    """The thread used CPU between two cpu_samples: at least 5 % of the time (a
+    blocked thread uses none; a computing one on a loaded machine may get little)."""
     if a is None or b is None or b[1] <= a[1]:
         return False
-    return (b[0] - a[0]) >= 0.25 * (b[1] - a[1])
+    return (b[0] - a[0]) >= 0.05 * (b[1] - a[1])
 
 
 def threads_add_capacity(s: Any) -> bool:

@@ -243,6 +243,8 @@ class Timers:
                     t.heaped = False
                     t.ts = None
                     fired += 1
+                if m is not None and m.sched.trace is not None:
+                    m.sched.trace.event("TimerFire", m, None, None, delay)
                 try:
                     t.f(t.arg, t.seq, delay)
                 except BaseException as e:   # finish the batch: the rest are off the heap
