@@ -189,11 +189,17 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--signal", help="the dump signal (default: the process's GORT_DUMP_SIGNAL, else SIGQUIT)")
     s.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the dump (default 5)")
     s.set_defaults(fn=cmd_stack)
+    sub.add_parser("explain", help="the seed's questions answered by live experiments (explain TOPIC)",
+                   add_help=False)
     return ap
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    ns = parser().parse_args(argv)
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "explain":              # its own argument parser
+        from .explain import main as explain_main
+        return explain_main(args[1:])
+    ns = parser().parse_args(args)
     return int(ns.fn(ns))
 
 

@@ -20,7 +20,8 @@ def run(name):
 
 def test_every_seed_question_with_a_runtime_answer_has_a_topic():
     _load()
-    for name in ("gmp", "why-p", "bootstrap", "gomaxprocs", "g0", "wakeup", "stack", "preempt", "threads"):
+    for name in ("gmp", "why-p", "bootstrap", "gomaxprocs", "g0", "wakeup", "stack", "preempt", "threads",
+                 "multiprocess", "netpoll"):
         assert name in TOPICS
 
 
@@ -78,3 +79,15 @@ def test_preempt_hands_off_a_goroutine_without_traps():
 def test_threads_peak_above_rest_then_back():
     f = run("threads")
     assert max(f["peaks"]) > f["rest"]
+
+
+def test_multiprocess_every_worker_answers():
+    f = run("multiprocess")
+    assert len(f["pids"]) == f["processes"]
+
+
+def test_netpoll_waiting_reads_do_not_grow_threads():
+    f = run("netpoll")
+    assert f["io_wait"] >= 50
+    assert f["threads_waiting"] <= f["threads_before"] + 2
+    assert f["ready_events"] >= 1

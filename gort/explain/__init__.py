@@ -69,7 +69,7 @@ def run_topic(name: str, scale: float = 1.0, out: Optional[TextIO] = sys.stdout)
 
 
 def _load() -> None:
-    from . import memory, sched, threads  # noqa: F401  (they register their topics)
+    from . import sched, memory, threads  # noqa: F401  (they register their topics, in this order)
     import importlib
     try:
         importlib.import_module(".net", __name__)   # the topics that need gort.net
