@@ -25,8 +25,10 @@ def main() -> None:
         out += [f"## gort.{mod}", "", (inspect.getdoc(m) or "").strip(), ""]
         for n in getattr(m, "__all__", None) or [x for x in dir(m) if not x.startswith("_")]:
             o = getattr(m, n)
-            if (inspect.isfunction(o) or inspect.isclass(o)) and getattr(o, "__module__", "").startswith("gort"):
-                out += [f"### gort.{mod}.{n}", "", "```text", pydoc.plaintext.document(o, n).rstrip(), "```", ""]
+            ours = getattr(o, "__module__", "").startswith("gort")
+            if (inspect.isfunction(o) or inspect.isclass(o)) and ours:
+                doc = pydoc.plaintext.document(o, n).rstrip()
+                out += [f"### gort.{mod}.{n}", "", "```text", doc, "```", ""]
     path = os.path.join(os.path.dirname(__file__), "..", "docs", "api.md")
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
