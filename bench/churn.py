@@ -2,7 +2,9 @@
 
     PYTHONPATH=. python bench/churn.py LABEL   -> LABEL (retires, Ms made, threads)
 """
-import time, gort, sys
+import time
+import gort
+import sys
 def cpu_for(seconds):
     end = time.monotonic() + seconds
     while time.monotonic() < end: pass
