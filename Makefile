@@ -23,10 +23,12 @@ export PY311 PY313 PYTEST_ARGS MODES
 # every run went that way).  A few seconds are not worth running every timing-sensitive test
 # starved of CPU.
 # A failing interpreter does not stop the others; the summary says which failed.
+# (tee -a: /dev/stderr reopens the log file when CI redirects to one; without O_APPEND
+# the copy would write over the log from its start)
 test:
 	@set -o pipefail; rc=0; sum=(); \
 	for t in $(PYTHONS); do \
-	  out=$$(bash tools/run-suite.sh $$t | tee /dev/stderr | grep '^== ') || rc=1; \
+	  out=$$(bash tools/run-suite.sh $$t | tee -a /dev/stderr | grep '^== ') || rc=1; \
 	  sum+=("$${out:-== $$t: FAILED before pytest ran}"); \
 	done; \
 	echo; printf '%s\n' "$${sum[@]}"; exit $$rc
