@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from gort import program
 from gort.explain import TOPICS, _load, run_topic
 
 pytestmark = pytest.mark.timeout(300)
@@ -32,11 +31,12 @@ def test_gmp():
 
 
 def test_why_p_counts_more_lock_traffic_with_one_global_queue():
+    # Go 1.0 mode takes sched.lock at every schedule round; GMP only on its slow paths.
+    # (Contention itself is not asserted: on 2 cores, with or without the GIL, it is a
+    # handful of takes either way and the topic reports whichever way it went.)
     f = run_topic("why-p", 0.5, out=None).figures      # larger: the lock counts settle
     assert f["global_acquires"] > f["gmp_acquires"]
-    assert f["global_steals"] == 0 and f["gmp_steals"] >= 0
-    if not program.gil_enabled():
-        assert f["global_contended"] > f["gmp_contended"]
+    assert f["global_steals"] == 0 and f["gmp_steals"] > 0
 
 
 def test_bootstrap_steps_in_go_order():

@@ -91,7 +91,9 @@ def test_summary_tables(page):
     assert st["running"] > 0 and st["blocked: chan receive"] > 0 and st["blocked: sleep"] > 0
     assert st.get("runnable", 0) > 0
     hs = m.handoffs()
-    assert hs and hs[0]["args"]["kind"] == "syscall" and hs[0]["args"]["call"] == "sleep"
+    # the syscall hand-off is there (on a loaded machine sysmon may also retire a P whose M
+    # only looked stuck, listed as kind "stuck")
+    assert any(h["args"]["kind"] == "syscall" and h["args"]["call"] == "sleep" for h in hs), hs
     lat = m.latencies()
     assert lat == sorted(lat, key=lambda e: -e["dur"]) and all(e["cat"] == "runnable" for e in lat)
     pts = m.threads_series()
