@@ -239,7 +239,9 @@ def gomaxprocs(n: int = 0) -> int:
         s.lock.release()
     try:
         prev = s.gomaxprocs
-        if s.exiting or n == prev:
+        # (waiting for worldsema may have cost us our P: then the resize runs
+        # anyway, even to the same size, so that procresize gives us one)
+        if s.exiting or (n == prev and m.p is not None):
             return prev
         stop_the_world(m, "GOMAXPROCS")
         s.newprocs = n

@@ -242,11 +242,11 @@ def cpu_sample(mp: M) -> Optional[tuple[float, float]]:
 
 
 def is_busy(a: Optional[tuple[float, float]], b: Optional[tuple[float, float]]) -> bool:
-    """The thread used CPU between two cpu_samples: at least 5 % of the time (a
+    """The thread used CPU between two cpu_samples: at least 2 % of the time (a
     blocked thread uses none; a computing one on a loaded machine may get little)."""
     if a is None or b is None or b[1] <= a[1]:
         return False
-    return (b[0] - a[0]) >= 0.05 * (b[1] - a[1])
+    return (b[0] - a[0]) >= 0.02 * (b[1] - a[1])
 
 
 def threads_add_capacity(s: Any) -> bool:

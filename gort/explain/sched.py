@@ -156,8 +156,9 @@ def _free_threaded_python() -> str | None:
 def _whyp_run(python: str, mode: str, jobs: int) -> dict[str, Any]:
     import json
     # only gort's own directory on the path: the other interpreter has its own stdlib
-    env = dict(os.environ, GORT_SCHED=mode, GORT_LOCKSTATS="1", PYTHON_GIL="0",
+    env = dict(os.environ, GORT_SCHED=mode, GORT_LOCKSTATS="1",
                PYTHONPATH=os.path.dirname(os.path.dirname(gort.__file__)))
+    env.pop("PYTHON_GIL", None)     # a GIL build refuses PYTHON_GIL=0; free-threaded runs without one
     out = subprocess.run([python, "-c", _WHYP_CHILD, str(jobs)], env=env, capture_output=True, text=True,
                          timeout=600)
     if out.returncode != 0:
