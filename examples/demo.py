@@ -138,6 +138,7 @@ async def part_sieve(n: int) -> dict[str, Any]:
         gort.go(tracked, filter_, ch, out, prime, quit, sent[-1], threads)
         ch = out
     took = time.monotonic() - t0
+    values = sum(c[0] for c in sent)        # what went along the chain in `took`
     peak = gort.num_goroutine()
     waiting = states()
     quit.close()                    # every select on quit fires; each filter closes its out
@@ -148,7 +149,6 @@ async def part_sieve(n: int) -> dict[str, Any]:
             break
         await gort.gosched()
     after = gort.num_goroutine()
-    values = sum(c[0] for c in sent)
     right = primes == trial_division(n)
     shown = " ".join(map(str, primes[:10])) + " ... " + " ".join(map(str, primes[-3:]))
     say(f"   primes: {shown}",
