@@ -55,7 +55,8 @@ endef
 .venv/bin/python:
 	$(call venv,.venv,$(PY311))
 
-# The demo needs gort alone: no test extras (a fresh clone runs it in seconds).
+# The demo needs gort alone: no test extras (from a fresh clone, the venv is most of the
+# wait).  It writes demo-trace.json and demo-trace.html here (see README, "The demo").
 demo:
 	@if [ ! -x .venv/bin/python ]; then $(PY311) -m venv .venv; fi
 	@.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
@@ -75,3 +76,4 @@ lint:
 # The interpreters themselves stay cached under /opt (see README, "Supported Pythons").
 clean:
 	rm -rf .venv .venv-3.13 .venv-3.14 .venv-3.14t .venv-3.13t .venv-ft .venv-bench build *.egg-info
+	rm -f demo-trace.html demo-trace.json
