@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 import time
+from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import gort  # noqa: E402
@@ -23,27 +24,28 @@ def title(s: str) -> None:
 
 # ---------------------------------------------------------------- prime sieve (Go's classic)
 
-async def generate(ch: gort.Chan) -> None:
+async def generate(ch: gort.Chan[int]) -> None:
     i = 2
     while True:
         await ch.send(i)
         i += 1
 
 
-async def filter_(inp: gort.Chan, out: gort.Chan, prime: int) -> None:
+async def filter_(inp: gort.Chan[int], out: gort.Chan[int], prime: int) -> None:
     async for i in inp:
         if i % prime:
             await out.send(i)
 
 
 async def sieve(n: int) -> list[int]:
-    ch = gort.Chan()
+    ch: gort.Chan[int] = gort.Chan()
     gort.go(generate, ch)
     primes = []
     for _ in range(n):
         prime = await ch.recv()
+        assert prime is not None           # None only from a closed channel
         primes.append(prime)
-        ch1 = gort.Chan()
+        ch1: gort.Chan[int] = gort.Chan()
         gort.go(filter_, ch, ch1, prime)
         ch = ch1
     return primes
@@ -51,9 +53,9 @@ async def sieve(n: int) -> list[int]:
 
 # ---------------------------------------------------------------- fan-out / fan-in
 
-async def fan(workers: int, jobs: int) -> dict:
-    work = gort.Chan(64)
-    results = gort.Chan(64)
+async def fan(workers: int, jobs: int) -> dict[str, Any]:
+    work: gort.Chan[int] = gort.Chan(64)
+    results: gort.Chan[int] = gort.Chan(64)
     threads: set[int] = set()
 
     async def worker() -> None:
@@ -76,7 +78,9 @@ async def fan(workers: int, jobs: int) -> dict:
     gort.go(feeder)
     total = 0
     for _ in range(jobs):
-        total += await results.recv()
+        v = await results.recv()
+        assert v is not None               # results is never closed
+        total += v
     st = gort.stats()
     st["sum"] = total
     st["os_threads_used"] = len(threads)
@@ -85,8 +89,8 @@ async def fan(workers: int, jobs: int) -> dict:
 
 # ---------------------------------------------------------------- blocking calls
 
-async def blocking() -> dict:
-    out = gort.Chan(100)
+async def blocking() -> dict[str, Any]:
+    out: gort.Chan[int] = gort.Chan(100)
     peak = [0]
 
     async def sleeper(i: int) -> None:
@@ -114,13 +118,13 @@ async def blocking() -> dict:
             "threads_peak": peak[0], "stats": gort.stats()}
 
 
-async def lambda_syscall(i: int, out: gort.Chan) -> None:
+async def lambda_syscall(i: int, out: gort.Chan[int]) -> None:
     await gort.syscall(time.sleep, 0.1)
     await out.send(i)
 
 
 async def deadlocked() -> None:
-    ch = gort.Chan()
+    ch: gort.Chan[int] = gort.Chan()
 
     async def waiter() -> None:
         await ch.recv()
