@@ -40,7 +40,7 @@ import threading
 import time
 from collections import deque
 from operator import itemgetter
-from typing import IO, Any, Iterator, NamedTuple, Optional
+from typing import IO, TYPE_CHECKING, Any, Iterator, NamedTuple, Optional
 
 from ..g import GSTATUS_NAMES, G, _Gdead, _Gidle, _Gwaiting, code_line, code_name
 from ..p import PSTATUS_NAMES
@@ -62,7 +62,13 @@ class Event(NamedTuple):
     cg: Optional[int] = None  # the goroutine running on the recording M, if any
 
 
-class Events(list[Event]):
+if TYPE_CHECKING:
+    _EventList = list[Event]
+else:
+    _EventList = list          # a plain list subclass: no __orig_bases__ in help()
+
+
+class Events(_EventList):
     """The events of a trace, oldest first, and what the buffers dropped."""
 
     dropped: int = 0          # events lost to full buffers (oldest first)
