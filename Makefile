@@ -67,11 +67,13 @@ bench:
 	@.venv-bench/bin/python -m pip install -q --disable-pip-version-check -e . -r bench/requirements.txt
 	.venv-bench/bin/python bench/run.py $(BENCH_ARGS)
 
+# ruff (config in pyproject.toml) on the package, the tests and the examples; mypy --strict
+# on the package and the examples, with unused-awaitable on (pyproject's [tool.mypy]).
 lint:
 	$(call venv,.venv,$(PY311))
 	@.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
-	.venv/bin/python -m ruff check gort tests
-	.venv/bin/python -m mypy gort
+	.venv/bin/python -m ruff check gort tests examples
+	.venv/bin/python -m mypy --strict gort examples
 
 # The interpreters themselves stay cached under /opt (see README, "Supported Pythons").
 clean:

@@ -69,7 +69,7 @@ def show(c: Counter[str]) -> str:
 
 # ---------------------------------------------------------------- 1. prime sieve
 
-async def generate(ch: gort.Chan, quit: gort.Chan, sent: list[int]) -> None:
+async def generate(ch: gort.Chan[int], quit: gort.Chan[None], sent: list[int]) -> None:
     """Send 2, 3, 4, ... on ch (Go's generate) until quit is closed; then close ch."""
     i = 2
     try:
@@ -83,7 +83,7 @@ async def generate(ch: gort.Chan, quit: gort.Chan, sent: list[int]) -> None:
         ch.close()
 
 
-async def filter_(inp: gort.Chan, out: gort.Chan, prime: int, quit: gort.Chan,
+async def filter_(inp: gort.Chan[int], out: gort.Chan[int], prime: int, quit: gort.Chan[None],
                   sent: list[int], threads: set[int]) -> None:
     """Pass on what prime does not divide (Go's filter); stop when quit or inp is closed."""
     try:
@@ -190,7 +190,7 @@ async def part_pipeline(items: int, spin: int, workers: int) -> dict[str, Any]:
             await nums.send(n)
         nums.close()
 
-    async def square(i: int, out: gort.Chan) -> None:
+    async def square(i: int, out: gort.Chan[int]) -> None:
         # fan-out: every worker reads the same channel; each has its own output
         async for n in nums:
             wthreads[i].add(threading.get_ident())
@@ -198,12 +198,12 @@ async def part_pipeline(items: int, spin: int, workers: int) -> dict[str, Any]:
             await out.send(work(n, spin))
         out.close()
 
-    def merge(cs: list[gort.Chan]) -> gort.Chan:
+    def merge(cs: list[gort.Chan[int]]) -> gort.Chan[int]:
         # fan-in: one forwarding goroutine per input; the output closes when all are done
         merged: gort.Chan[int] = gort.Chan(16)
         wg = gort.WaitGroup()
 
-        async def forward(c: gort.Chan) -> None:
+        async def forward(c: gort.Chan[int]) -> None:
             async for v in c:
                 await merged.send(v)
             wg.done()

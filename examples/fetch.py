@@ -60,8 +60,8 @@ async def get(conn: net.Conn, r: gio.Reader, host: str, path: str, close: bool) 
 
 
 async def worker(address: str, host: str, path: str, n: int, new_conn: bool,
-                 results: list, wg: gort.WaitGroup) -> None:
-    stats: Counter = Counter()    # this worker's own: goroutines run on several threads at once
+                 results: list[Counter[int | str]], wg: gort.WaitGroup) -> None:
+    stats: Counter[int | str] = Counter()    # this worker's own: goroutines run on several threads at once
     conn: Optional[net.Conn] = None
     r: Optional[gio.Reader] = None
     try:
@@ -89,7 +89,7 @@ async def worker(address: str, host: str, path: str, n: int, new_conn: bool,
         wg.done()
 
 
-async def main(url: Optional[str], workers: int, requests: int, new_conn: bool) -> Counter:
+async def main(url: Optional[str], workers: int, requests: int, new_conn: bool) -> Counter[int | str]:
     ln = None
     if url is None:
         import http_hello
@@ -97,7 +97,7 @@ async def main(url: Optional[str], workers: int, requests: int, new_conn: bool) 
         gort.go(http_hello.serve, ln)
         url = f"http://{ln.addr}/"
     address, host, path = parse_url(url)
-    results: list[Counter] = []
+    results: list[Counter[int | str]] = []
     wg = gort.WaitGroup()
     wg.add(workers)
     t0 = time.monotonic()
@@ -106,7 +106,7 @@ async def main(url: Optional[str], workers: int, requests: int, new_conn: bool) 
         gort.go(worker, address, host, path, share, new_conn, results, wg)
     await wg.wait()
     took = time.monotonic() - t0
-    stats: Counter = sum(results, Counter())
+    stats: Counter[int | str] = sum(results, Counter())
     if ln is not None:
         ln.close()
     done = sum(v for k, v in stats.items() if isinstance(k, int))

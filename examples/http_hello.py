@@ -27,16 +27,18 @@ MAX_BODY = 1 << 20
 REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 413: b"Payload Too Large",
            431: b"Request Header Fields Too Large", 501: b"Not Implemented"}
 
-_date = [0.0, b""]
+_date_at = 0.0
+_date = b""
 
 
 def http_date() -> bytes:
     """The Date header's value, formatted at most once a second."""
+    global _date_at, _date
     now = time.time()
-    if now - _date[0] >= 1.0:
-        _date[0] = now
-        _date[1] = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now)).encode()
-    return _date[1]
+    if now - _date_at >= 1.0:
+        _date_at = now
+        _date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now)).encode()
+    return _date
 
 
 def response(status: int, body: bytes, keep_alive: bool, ctype: bytes = b"text/plain") -> bytes:

@@ -54,7 +54,7 @@ class SelSudog(Sudog):
 
     __slots__ = ("c", "case")
 
-    def __init__(self, g: G, elem: Any, c: "Chan", case: int) -> None:
+    def __init__(self, g: G, elem: Any, c: "Chan[Any]", case: int) -> None:
         Sudog.__init__(self, g, elem)
         self.c = c
         self.case = case
@@ -306,7 +306,7 @@ class Chan(Generic[T]):
         elif self._sendq_first is not None:
             sg = self._dequeue_send()
             if sg is not None:
-                v = self._recv_locked(sg)
+                v: Optional[T] = self._recv_locked(sg)
                 lock.release()
                 sg.success = True
                 gp = sg.g
@@ -416,7 +416,7 @@ class Chan(Generic[T]):
 
     # ---- range ----
     def __aiter__(self) -> AsyncIterator[T]:
-        return self  # type: ignore[return-value]
+        return self
 
     def __anext__(self) -> Awaitable[T]:
         # mode 2 raises StopAsyncIteration at the end

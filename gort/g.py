@@ -143,7 +143,7 @@ def module_name(filename: str) -> str:
     return name
 
 
-def code_name(code: types.CodeType, globals_: Optional[dict] = None) -> str:
+def code_name(code: types.CodeType, globals_: Optional[dict[str, Any]] = None) -> str:
     """Go's `pkg.fn` for a Python function: module.qualname."""
     mod = globals_.get("__name__") if globals_ is not None else None
     if not isinstance(mod, str):

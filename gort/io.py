@@ -11,7 +11,7 @@ optionally `async read_into(buffer) -> int`: a gort.net.Conn, a TLSConn, a
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Awaitable, Optional, Protocol
 
 __all__ = ["EOF", "UnexpectedEOF", "ErrBufferFull", "copy", "read_full", "read_all", "Reader"]
 
@@ -114,6 +114,12 @@ async def copy(dst: Any, src: Any) -> int:
         total += len(data)
 
 
+class _Reader(Protocol):
+    """What Reader reads from: `async read(n) -> bytes` (a Conn, a TLSConn, a Reader)."""
+
+    def read(self, n: int, /) -> Awaitable[bytes]: ...
+
+
 class Reader:
     """A buffered reader (Go's bufio.Reader) over a reader.
 
@@ -124,7 +130,7 @@ class Reader:
 
     __slots__ = ("_rd", "_buf", "_r", "_eof", "_size")
 
-    def __init__(self, rd: Any, size: int = 65536) -> None:
+    def __init__(self, rd: _Reader, size: int = 65536) -> None:
         if size <= 0:
             raise ValueError("Reader: size must be positive")
         self._rd = rd

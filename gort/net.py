@@ -144,7 +144,7 @@ class UnixAddr(NamedTuple):
 
 
 Addr = Union[TCPAddr, UDPAddr, UnixAddr]
-AddressLike = Union[str, tuple, TCPAddr, UDPAddr, UnixAddr, bytes]
+AddressLike = Union[str, tuple[Any, ...], TCPAddr, UDPAddr, UnixAddr, bytes]
 
 
 def split_host_port(hostport: str) -> tuple[str, str]:
@@ -306,7 +306,7 @@ def _addr_parts(net: str, address: Any, passive: bool) -> tuple[str, int, Option
     return host, port, _literal(host, port, family)
 
 
-def _from_infos(infos: list, family: int) -> list[tuple[int, Any]]:
+def _from_infos(infos: list[tuple[Any, ...]], family: int) -> list[tuple[int, Any]]:
     out: list[tuple[int, Any]] = []
     for fam, _t, _p, _c, sa in infos:
         if family and fam != family:
@@ -496,7 +496,7 @@ class _FD:
         if last:
             self.destroy()
 
-    def unlocked(self, q: deque) -> None:
+    def unlocked(self, q: deque[Any]) -> None:
         """The rest of rwunlock, entered with mu held (the busy flag and the
         reference already dropped): hand over to the next waiter, close the
         socket if this was the last user after close."""
@@ -605,7 +605,7 @@ class _FD:
             return e
         err = OSError(e.errno, f"{op} {self._where()}: {e.strerror or os.strerror(e.errno)}")
         err.__cause__ = e
-        return _with(err, op=op)  # type: ignore[return-value]
+        return _with(err, op=op)
 
     # -- deadlines ----------------------------------------------------------------
     def set_deadline(self, t: Optional[float], mode: str) -> None:

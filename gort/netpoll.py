@@ -271,7 +271,7 @@ class Poller:
         """lastpoll.Swap(0) != 0: become the single M blocked in netpoll."""
         s = self.s
         s.lock.acquire()
-        ok = s.lastpoll != 0
+        ok: bool = s.lastpoll != 0
         if ok:
             s.lastpoll = 0
         s.lock.release()
@@ -359,7 +359,7 @@ def _unblock(pd: PollDesc, mode: str, ioready: bool) -> Optional[G]:
     else:
         pd.wg = None
     v.param = ioready
-    return v
+    return v  # type: ignore[no-any-return]  # the slot holds a G, None or _READY: here a G
 
 
 def checkerr(pd: PollDesc, mode: str) -> int:
@@ -427,7 +427,8 @@ def _curg(lock: Any) -> G:
     if m is None or m.curg is None:
         lock.release()
         raise _proc._nogo("a gort network operation")
-    return m.curg
+    gp: G = m.curg
+    return gp
 
 
 def wait(pd: PollDesc, mode: str) -> Any:
@@ -637,4 +638,5 @@ def current() -> Poller:
     """The poller of the calling goroutine's program."""
     m = _proc._tls.m
     s = m.sched if m is not None else _proc.sched
-    return s.poller
+    poller: Poller = s.poller
+    return poller

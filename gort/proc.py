@@ -142,14 +142,15 @@ def as_coroutine(r: Any, fn: Any, what: str) -> Any:
                     f"{type(r).__name__}, not an awaitable")
 
 
-async def _call(fn: Any, args: tuple, kwargs: dict) -> Any:
+async def _call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     r = fn(*args, **kwargs)
     if hasattr(r, "__await__") or (type(r) is types.GeneratorType and r.gi_code.co_flags & 0x100):
         r = await r
     return r
 
 
-def callback_coroutine(fn: Any, args: tuple, what: str, kwargs: Optional[dict] = None) -> Any:
+def callback_coroutine(fn: Any, args: tuple[Any, ...], what: str,
+                       kwargs: Optional[dict[str, Any]] = None) -> Any:
     """A goroutine body for a callback (after_func, context.after_func...): an
     async function, a function returning a gort awaitable, or a plain function,
     which then runs in its own goroutine (as Go's AfterFunc runs f)."""
@@ -240,7 +241,7 @@ def _mine(m: Optional[M]) -> Optional[P]:
     """The P the calling goroutine may put Gs on: its M's, unless sysmon retired it."""
     if m is None:
         return None
-    pp = m.p
+    pp: Optional[P] = m.p
     if pp is not None and pp.status == _Pdead:
         flush_retired(m)
         return None
@@ -435,7 +436,7 @@ def acquirep(m: M, pp: P) -> None:
 
 
 def releasep(m: M) -> P:
-    pp = m.p
+    pp: P = m.p
     pp.m = None
     pp.status = _Pidle
     m.p = None
@@ -1169,7 +1170,7 @@ def startlockedm(m: M, gp: G) -> None:
 def stoplockedm(m: M) -> Optional[G]:
     """m is locked to a G that is not running: give the P away, sleep until the G is handed to us."""
     s = m.sched
-    gp = m.lockedg
+    gp: G = m.lockedg
     if m.p is not None:
         s.lock.acquire()
         pp = releasep_locked(m)
@@ -1236,4 +1237,5 @@ def goid() -> int:
     m = _tls.m
     if m is None or m.curg is None:
         raise _nogo("gort.goid")
-    return m.curg.goid
+    gp: G = m.curg
+    return gp.goid

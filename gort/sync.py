@@ -140,7 +140,7 @@ class Mutex:
         """Whether it is locked now (a snapshot; gort's addition, for tests and debugging)."""
         return self._locked
 
-    def __aenter__(self) -> Any:
+    def __aenter__(self) -> Awaitable[None]:
         """`async with mu:` locks on entry ..."""
         return self.lock()
 
@@ -260,7 +260,7 @@ class RWMutex:
         """A locker whose lock/unlock are rlock/runlock (for Cond and `async with`)."""
         return _RLocker(self)
 
-    def __aenter__(self) -> Any:
+    def __aenter__(self) -> Awaitable[None]:
         """`async with rw:` write-locks on entry ..."""
         return self.lock()
 
@@ -278,13 +278,13 @@ class _RLocker:
     def __init__(self, rw: RWMutex) -> None:
         self._rw = rw
 
-    def lock(self) -> Any:
+    def lock(self) -> Awaitable[None]:
         return self._rw.rlock()
 
     def unlock(self) -> None:
         self._rw.runlock()
 
-    def __aenter__(self) -> Any:
+    def __aenter__(self) -> Awaitable[None]:
         return self._rw.rlock()
 
     @types.coroutine

@@ -52,18 +52,18 @@ def _group(pname: str) -> str:
 class Model:
     """The timeline data and the summaries of one trace document."""
 
-    def __init__(self, doc: dict) -> None:
+    def __init__(self, doc: dict[str, Any]) -> None:
         evs = doc.get("traceEvents", doc if isinstance(doc, list) else [])
         other = doc.get("otherData", {}) if isinstance(doc, dict) else {}
         self.other = other if isinstance(other, dict) else {}
-        self.goroutines: dict[str, list] = self.other.get("goroutines", {}) or {}
+        self.goroutines: dict[str, list[Any]] = self.other.get("goroutines", {}) or {}
         pnames: dict[Any, str] = {}
-        tnames: dict[tuple, str] = {}
-        self.slices: list[dict] = []
-        self.instants: list[dict] = []
-        self.counters: list[dict] = []
-        flows_s: dict[Any, dict] = {}
-        self.flows: list[tuple[dict, dict]] = []
+        tnames: dict[tuple[Any, ...], str] = {}
+        self.slices: list[dict[str, Any]] = []
+        self.instants: list[dict[str, Any]] = []
+        self.counters: list[dict[str, Any]] = []
+        flows_s: dict[Any, dict[str, Any]] = {}
+        self.flows: list[tuple[dict[str, Any], dict[str, Any]]] = []
         for e in evs:
             ph = e.get("ph")
             if ph == "M":
@@ -87,7 +87,7 @@ class Model:
         self.tnames = tnames
 
     # ---- the timeline ----
-    def timeline(self) -> dict:
+    def timeline(self) -> dict[str, Any]:
         """The JSON the page draws: lanes with their slices and instants, flows, strings."""
         strings: list[str] = []
         sidx: dict[str, int] = {}
@@ -99,9 +99,9 @@ class Model:
                 strings.append(v)
             return i
 
-        lanes: dict[tuple, dict] = {}
+        lanes: dict[tuple[Any, ...], dict[str, Any]] = {}
 
-        def lane(pid: Any, tid: Any) -> dict:
+        def lane(pid: Any, tid: Any) -> dict[str, Any]:
             key = (pid, tid)
             ln = lanes.get(key)
             if ln is None:
@@ -114,7 +114,7 @@ class Model:
         argsl: list[Any] = []
         aidx: dict[str, int] = {}
 
-        def a(v: dict) -> int:
+        def a(v: dict[str, Any]) -> int:
             k = json.dumps(v, sort_keys=True, default=str)
             i = aidx.get(k)
             if i is None:
@@ -184,7 +184,7 @@ class Model:
             d[key] = d.get(key, 0.0) + float(e.get("dur", 0) or 0)
         return out
 
-    def latencies(self, n: int = 25) -> list[dict]:
+    def latencies(self, n: int = 25) -> list[dict[str, Any]]:
         """The longest waits from runnable to running (G lanes' "runnable" slices)."""
         rs = [e for e in self.slices if e.get("cat") == "runnable"
               and _group(self.pnames.get(e.get("pid"), "")) == GROUP_G
@@ -207,7 +207,7 @@ class Model:
                 out.setdefault(vi, {"steals": 0, "gs": 0, "victim": 0})["victim"] += 1
         return out
 
-    def handoffs(self) -> list[dict]:
+    def handoffs(self) -> list[dict[str, Any]]:
         return sorted((e for e in self.slices if e.get("cat") == "handoff"), key=lambda e: e.get("ts", 0))
 
     def threads_series(self) -> list[tuple[float, int, int]]:
@@ -268,7 +268,7 @@ def _threads_chart(pts: list[tuple[float, int, int]], t0: float, t1: float) -> s
             '<p class="legend"><span class="ms">Ms alive</span> <span class="parked">Ms parked</span></p>')
 
 
-def summaries(m: Model, tl: dict) -> str:
+def summaries(m: Model, tl: dict[str, Any]) -> str:
     """The summary tables, as HTML."""
     parts = []
     gor = m.goroutines
@@ -339,7 +339,7 @@ def template() -> str:
     return resources.files("gort").joinpath("viewer.html").read_text(encoding="utf-8")
 
 
-def render(doc: dict, title: str = "gort trace") -> str:
+def render(doc: dict[str, Any], title: str = "gort trace") -> str:
     """The complete HTML page for a trace document."""
     m = Model(doc)
     tl = m.timeline()

@@ -40,7 +40,7 @@ import threading
 import time
 from collections import deque
 from operator import itemgetter
-from typing import IO, Any, Iterator, NamedTuple, Optional
+from typing import IO, TYPE_CHECKING, Any, Iterator, NamedTuple, Optional
 
 from ..g import GSTATUS_NAMES, G, _Gdead, _Gidle, _Gwaiting, code_line, code_name
 from ..p import PSTATUS_NAMES
@@ -62,7 +62,13 @@ class Event(NamedTuple):
     cg: Optional[int] = None  # the goroutine running on the recording M, if any
 
 
-class Events(list):
+if TYPE_CHECKING:
+    _EventList = list[Event]
+else:
+    _EventList = list          # a plain list subclass: no __orig_bases__ in help()
+
+
+class Events(_EventList):
     """The events of a trace, oldest first, and what the buffers dropped."""
 
     dropped: int = 0          # events lost to full buffers (oldest first)
@@ -74,7 +80,7 @@ class _Buf:
     __slots__ = ("q", "dropped")
 
     def __init__(self, cap: int) -> None:
-        self.q: deque[tuple] = deque(maxlen=cap)
+        self.q: deque[tuple[Any, ...]] = deque(maxlen=cap)
         self.dropped = 0
 
 
@@ -102,7 +108,7 @@ class Tracer:
         self.bufs: list[_Buf] = []          # by P id; replaced whole when it grows
         self.shared = _Buf(self.cap)        # events recorded by an M without a P, or by no M
         self.lock = threading.RLock()       # guards shared and growing bufs; reentrant for signal handlers
-        self.gcq: deque[tuple] = deque(maxlen=self.cap)
+        self.gcq: deque[tuple[Any, ...]] = deque(maxlen=self.cap)
         self._gcstart: dict[int, float] = {}
         self._gccb: Any = None
         self.gomaxprocs = 0
@@ -136,7 +142,7 @@ class Tracer:
         self.event("GoCreate", m, gp, None,
                    (getattr(gp.coro, "cr_code", None), gp.gopc, gp.gopcpc, gp.parentgoid))
 
-    def _put_shared(self, rec: tuple) -> None:
+    def _put_shared(self, rec: tuple[Any, ...]) -> None:
         with self.lock:
             b = self.shared
             if len(b.q) == self.cap:
@@ -190,7 +196,7 @@ class Tracer:
             except ValueError:
                 pass
 
-    def _gc(self, phase: str, info: dict) -> None:
+    def _gc(self, phase: str, info: dict[str, Any]) -> None:
         # runs inside the collector, maybe inside event(): touch nothing but
         # this dict and this deque (both safe from any thread, no lock)
         me = threading.get_ident()
@@ -208,8 +214,8 @@ class Tracer:
         """The events so far, live (iterating reads the buffers again), raw args."""
         return _LiveView(self)
 
-    def _records(self) -> list[tuple]:
-        recs: list[tuple] = []
+    def _records(self) -> list[tuple[Any, ...]]:
+        recs: list[tuple[Any, ...]] = []
         for b in list(self.bufs) + [self.shared]:
             recs.extend(b.q.copy())         # copy(): one atomic snapshot of a deque
         recs.extend(self.gcq.copy())
@@ -229,7 +235,7 @@ class Tracer:
         recs = self._records()
         out = Events()
         start = self.start
-        names: dict[tuple, Any] = {}
+        names: dict[tuple[Any, int], tuple[str, str]] = {}
         for r in recs:
             if r[0] < window:
                 continue
@@ -244,7 +250,7 @@ class Tracer:
         return out
 
 
-def _site(code: Any, lasti: int, names: dict) -> tuple[str, str]:
+def _site(code: Any, lasti: int, names: dict[tuple[Any, int], tuple[str, str]]) -> tuple[str, str]:
     key = (code, lasti)
     v = names.get(key)
     if v is None:
@@ -252,7 +258,8 @@ def _site(code: Any, lasti: int, names: dict) -> tuple[str, str]:
     return v
 
 
-def _ginfo(arg: tuple, names: dict, main: bool = False) -> dict[str, Any]:
+def _ginfo(arg: tuple[Any, ...], names: dict[tuple[Any, int], tuple[str, str]],
+           main: bool = False) -> dict[str, Any]:
     """A GoCreate/GoStatus arg made readable: fn, created_by, site, parent (and status, reason).
     Main (goroutine 1) has no creation site, as in Go's tracebacks."""
     out: dict[str, Any] = {}
@@ -301,6 +308,7 @@ def stop() -> Events:
     events up to here."""
     from .. import proc
     s = proc.cursched()
+    tr: Optional[Tracer]
     tr, s.trace = s.trace, None
     if tr is None:
         return Events()

@@ -25,7 +25,10 @@ clocks read a few ns apart) is moved to begin at its end.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:
+    from . import Event
 
 PID_P, PID_M, PID_G, PID_RT = 1, 2, 3, 4
 TID_GC, TID_OTHER, TID_STW, TID_COUNTERS = 0, 1, 2, 3
@@ -56,11 +59,11 @@ class _G:
         self.since = 0.0
         self.reason = ""
         self.cause = ""
-        self.pslice: Optional[dict] = None
-        self.mslice: Optional[dict] = None
+        self.pslice: Optional[dict[str, Any]] = None
+        self.mslice: Optional[dict[str, Any]] = None
         self.p: Optional[int] = None
         self.m: Optional[int] = None
-        self.flows: list[dict] = []          # arrows waiting for the slice where it next runs
+        self.flows: list[dict[str, Any]] = []          # arrows waiting for the slice where it next runs
         self.pless = False                   # running, but its P was taken (stuck in unmarked code)
 
 
@@ -70,30 +73,30 @@ class _M:
     def __init__(self) -> None:
         self.alive = False
         self.p: Optional[int] = None
-        self.spin: Optional[dict] = None
-        self.park: Optional[dict] = None
-        self.sys: Optional[dict] = None
+        self.spin: Optional[dict[str, Any]] = None
+        self.park: Optional[dict[str, Any]] = None
+        self.sys: Optional[dict[str, Any]] = None
         self.last = ""                       # kind of its previous event
 
 
 class _Conv:
-    def __init__(self, events: list) -> None:
+    def __init__(self, events: list[Event]) -> None:
         self.events = events
-        self.out: list[dict] = []
-        self.slices: list[dict] = []
-        self.flows: list[dict] = []
+        self.out: list[dict[str, Any]] = []
+        self.slices: list[dict[str, Any]] = []
+        self.flows: list[dict[str, Any]] = []
         self.gs: dict[int, _G] = {}
         self.ms: dict[int, _M] = {}
-        self.ginfo: dict[int, dict] = {}
+        self.ginfo: dict[int, dict[str, Any]] = {}
         self.prun: dict[int, int] = {}       # P id -> goid running there
-        self.psys: dict[int, dict] = {}      # P id -> open "syscall" slice
-        self.pflow: dict[int, list[dict]] = {}   # P id -> hand-off arrows to its next slice
+        self.psys: dict[int, dict[str, Any]] = {}      # P id -> open "syscall" slice
+        self.pflow: dict[int, list[dict[str, Any]]] = {}   # P id -> hand-off arrows to its next slice
         self.lanes: set[tuple[int, int]] = set()
         self.nflow = 0
         self.nm = 0
         self.nparked = 0
         self.ngs = 0
-        self.stw: Optional[dict] = None
+        self.stw: Optional[dict[str, Any]] = None
 
     # ---- helpers ----
     def g(self, goid: int) -> _G:
@@ -108,7 +111,7 @@ class _Conv:
             st = self.ms[mid] = _M()
         return st
 
-    def open(self, pid: int, tid: int, name: str, t: float, cat: str, args: dict) -> dict:
+    def open(self, pid: int, tid: int, name: str, t: float, cat: str, args: dict[str, Any]) -> dict[str, Any]:
         self.lanes.add((pid, tid))
         d = {"ph": "X", "pid": pid, "tid": tid, "name": name, "cat": cat, "ts": us(t), "dur": None,
              "args": args}
@@ -116,19 +119,20 @@ class _Conv:
         return d
 
     @staticmethod
-    def close(d: Optional[dict], t: float, **args: Any) -> None:
+    def close(d: Optional[dict[str, Any]], t: float, **args: Any) -> None:
         if d is not None and d["dur"] is None:
             d["dur"] = max(0.0, round(us(t) - d["ts"], 3))
             if args:
                 d["args"].update(args)
 
-    def marker(self, pid: int, tid: int, name: str, t: float, cat: str, args: dict) -> dict:
+    def marker(self, pid: int, tid: int, name: str, t: float, cat: str,
+               args: dict[str, Any]) -> dict[str, Any]:
         d = self.open(pid, tid, name, t, cat, args)
         d["dur"] = 0.0
         d["marker"] = True
         return d
 
-    def instant(self, pid: int, tid: int, name: str, t: float, args: Optional[dict] = None,
+    def instant(self, pid: int, tid: int, name: str, t: float, args: Optional[dict[str, Any]] = None,
                 scope: str = "t") -> None:
         self.lanes.add((pid, tid))
         self.out.append({"ph": "i", "s": scope, "pid": pid, "tid": tid, "name": name, "ts": us(t),
@@ -138,14 +142,15 @@ class _Conv:
         self.out.append({"ph": "C", "pid": PID_RT, "tid": TID_COUNTERS, "name": name, "ts": us(t),
                          "args": vals})
 
-    def flow(self, name: str, src: dict, t: float) -> dict:
+    def flow(self, name: str, src: dict[str, Any], t: float) -> dict[str, Any]:
         """An arrow from slice src (at time t, clamped into it) to a slice found later."""
         self.nflow += 1
         f = {"id": self.nflow, "name": name, "src": src, "t": us(t), "dst": None}
         self.flows.append(f)
         return f
 
-    def src_for(self, m: Optional[int], cg: Optional[int], t: float, what: str, args: dict) -> dict:
+    def src_for(self, m: Optional[int], cg: Optional[int], t: float, what: str,
+                args: dict[str, Any]) -> dict[str, Any]:
         """Where an arrow starts: the running slice of goroutine cg, else a marker
         on M m's lane (a timer, netpoll, the scheduler), else on the runtime lane."""
         if cg is not None:
@@ -162,7 +167,7 @@ class _Conv:
         info = self.ginfo.get(goid)
         return f"G{goid} {short(info['fn'])}" if info else f"G{goid}"
 
-    def gargs(self, goid: int) -> dict:
+    def gargs(self, goid: int) -> dict[str, Any]:
         info = self.ginfo.get(goid) or {}
         a = {"goid": goid, "fn": info.get("fn", "?")}
         if "created_by" in info:
@@ -230,7 +235,7 @@ class _Conv:
         st.pslice = st.mslice = None
 
     # ---- the events ----
-    def convert(self) -> dict:
+    def convert(self) -> dict[str, Any]:
         evs = self.events
         t_end = evs[-1].t if evs else 0.0
         for e in evs:
@@ -494,7 +499,7 @@ class _Conv:
     def clamp(self) -> None:
         """One lane's slices must not overlap: a slice that begins before the
         previous one ended (clocks of two threads) begins at its end."""
-        lanes: dict[tuple[int, int], list[dict]] = {}
+        lanes: dict[tuple[int, int], list[dict[str, Any]]] = {}
         for d in self.slices:
             if not d.get("marker"):
                 lanes.setdefault((d["pid"], d["tid"]), []).append(d)
@@ -509,7 +514,7 @@ class _Conv:
                 e2 = round(d["ts"] + d["dur"], 3)
                 end = e2 if end is None or e2 > end else end
 
-    def document(self, evs: list) -> dict:
+    def document(self, evs: list[Event]) -> dict[str, Any]:
         self.clamp()
         out = self.out
         for d in self.slices:
@@ -526,7 +531,7 @@ class _Conv:
             out.append({"ph": "f", "bp": "e", "id": f["id"], "cat": "flow", "name": f["name"],
                         "pid": dst["pid"], "tid": dst["tid"], "ts": max(dst["ts"], ts)})
         out.sort(key=lambda d: d["ts"])
-        meta: list[dict] = []
+        meta: list[dict[str, Any]] = []
         for pid, name in PROCESS_NAMES.items():
             meta.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "ts": 0,
                          "args": {"name": name}})
@@ -554,6 +559,6 @@ class _Conv:
         return {"traceEvents": meta + out, "displayTimeUnit": "ms", "otherData": other}
 
 
-def to_chrome(events: list) -> dict:
+def to_chrome(events: list[Event]) -> dict[str, Any]:
     """The Chrome trace-event document for gort's events (`gort.trace.stop()`'s list)."""
     return _Conv(events).convert()
