@@ -14,6 +14,11 @@ of Go's scheduler, with Go's channels, select, timers, sync and context.
         await ch.send(42)
 
     assert gort.run(main) == 42
+
+Every core for serving: `python -m gort run --processes N app.py` runs N
+processes of app.py, each its own gort program; each listens with
+`gort.net.listen(address, reuse_port=True)` and `gort.worker()` tells it which
+worker it is (gort.serve).
 """
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ from . import aio, context, trace
 from . import net, io
 from .g import strip_sched_frames as _strip_sched_frames
 from .trace.dump import stack
+from .serve import Worker, worker
 
 __all__ = [
     "run", "go", "gosched", "gomaxprocs", "num_goroutine", "goid", "Deadlock",
@@ -41,6 +47,7 @@ __all__ = [
     "syscall", "lock_os_thread", "unlock_os_thread", "num_thread",
     "context", "trace", "aio", "start", "stop", "submit", "net", "io",
     "Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Semaphore", "ErrGroup", "stack",
+    "worker", "Worker",
 ]
 
 __version__ = "0.1.0"

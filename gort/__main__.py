@@ -1,6 +1,7 @@
 """python -m gort: run a script as a gort program, view a trace, dump a running program.
 
     python -m gort run [--procs N] [--trace FILE] [--schedtrace MS] [--scheddetail] script.py [args...]
+    python -m gort run --processes N [--grace S] [run options] script.py [args...]
     python -m gort trace FILE [-o HTML]
     python -m gort stack PID [--signal SIG] [--timeout S]
 
@@ -10,6 +11,11 @@
 `gort.run`; the script sees `sys.argv == [script.py, args...]`.  A deadlock
 prints Go's "fatal error: all goroutines are asleep - deadlock!" with every
 goroutine's stack and exits with status 2, as Go does.
+
+`run --processes N` starts N worker processes, each `gort run script.py`
+(its own gort program), restarts a crashed one with backoff and stops them
+all on Ctrl-C / SIGTERM; the workers share a port by listening with
+`gort.net.listen(address, reuse_port=True)` (Linux only; see gort.serve).
 
 `trace` writes the one-file HTML viewer for a trace (gort.viewer).
 
@@ -44,12 +50,63 @@ def _load_script(path: str) -> Any:
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
-    import gort
-    from gort.proc import is_async
     path = ns.script
     if not os.path.isfile(path):
         print(f"gort run: {path}: no such file", file=sys.stderr)
         return 2
+    if ns.processes is not None:
+        return _supervise(ns)
+    from gort import serve
+    if serve.ENV_FD in os.environ:               # a worker of `run --processes`
+        serve.worker_setup()
+        try:
+            return _run_script(ns)
+        except serve.Stopped as e:
+            return serve.die_by_signal(e.sig)
+    return _run_script(ns)
+
+
+def _supervise(ns: argparse.Namespace) -> int:
+    """`run --processes N`: check what can be checked once, then supervise N workers."""
+    from gort import serve
+    why = serve.check_platform()
+    if why is not None:
+        print(f"gort run: {why}", file=sys.stderr)
+        return 2
+    try:
+        with open(ns.script, "rb") as f:
+            compile(f.read(), ns.script, "exec")   # a syntax error would only crash-loop the workers
+    except (SyntaxError, ValueError) as e:
+        print(f"gort run: {ns.script}: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"gort run: {ns.script}: {e.strerror}", file=sys.stderr)
+        return 2
+    argv = [sys.executable, "-m", "gort", "run"]
+    if ns.procs is not None:
+        argv += ["--procs", str(ns.procs)]
+    if ns.trace:
+        argv += ["--trace", ns.trace]
+    if ns.schedtrace is not None:
+        argv += ["--schedtrace", str(ns.schedtrace)]
+    if ns.scheddetail:
+        argv.append("--scheddetail")
+    argv += [ns.script] + list(ns.args)
+    env = dict(os.environ)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # this gort for the workers
+    env["PYTHONPATH"] = os.pathsep.join(x for x in [here, env.get("PYTHONPATH", "")] if x)
+    rc = serve.Supervisor(argv, ns.processes, grace=ns.grace, env=env).run()
+    return serve.die_by_signal(-rc) if rc < 0 else rc
+
+
+def _run_script(ns: argparse.Namespace) -> int:
+    import gort
+    from gort.proc import is_async
+    path = ns.script
+    w = gort.worker()
+    if w is not None and ns.trace:               # one trace file per worker: out.json -> out.1.json
+        root, ext = os.path.splitext(ns.trace)
+        ns.trace = f"{root}.{w.index}{ext}"
     if ns.schedtrace is not None or ns.scheddetail:
         extra = []
         if ns.schedtrace is not None:
@@ -169,6 +226,26 @@ def _mtime(path: str) -> Optional[int]:
         return None
 
 
+def _processes(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
+    return n
+
+
+def _seconds(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not x >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return x
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m gort", description="gort: Go's runtime scheduler for Python")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -177,6 +254,15 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--trace", metavar="FILE", help="write an execution trace (Chrome trace-event JSON)")
     r.add_argument("--schedtrace", metavar="MS", type=int, help="print Go's schedtrace line every MS ms")
     r.add_argument("--scheddetail", action="store_true", help="with --schedtrace: per-P, M and G lines too")
+    r.add_argument("--processes", metavar="N", type=_processes,
+                   help="run N worker processes of the script, each its own gort program, restarted "
+                        "with backoff if they crash, all stopped by Ctrl-C / SIGTERM; they share a port "
+                        "by listening with gort.net.listen(addr, reuse_port=True); gort.worker() tells "
+                        "each its index. Linux only (SO_REUSEPORT). With --trace each worker writes "
+                        "FILE with its index before the extension")
+    r.add_argument("--grace", metavar="S", type=_seconds, default=None,
+                   help="with --processes: seconds the workers get to stop after SIGTERM before "
+                        "SIGKILL (default 10)")
     r.add_argument("script")
     r.add_argument("args", nargs=argparse.REMAINDER)
     r.set_defaults(fn=cmd_run)
@@ -199,7 +285,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args and args[0] == "explain":              # its own argument parser
         from .explain import main as explain_main
         return explain_main(args[1:])
-    ns = parser().parse_args(args)
+    ap = parser()
+    ns = ap.parse_args(args)
+    if ns.cmd == "run":
+        if ns.grace is None:
+            from gort.serve import GRACE
+            ns.grace = GRACE
+        elif ns.processes is None:
+            ap.error("--grace goes with --processes")
     return int(ns.fn(ns))
 
 
