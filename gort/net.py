@@ -1176,7 +1176,10 @@ def listen(network: str, address: AddressLike, *, backlog: Optional[int] = None,
         sock.listen(backlog)
     except OSError as e:
         sock.close()
-        raise _with(OSError(e.errno, f"listen {base} {_fmt(sa)}: {e.strerror}"), op="listen") from e
+        hint = ""
+        if e.errno == errno.EADDRINUSE and not reuse_port and os.environ.get("GORT_WORKER") is not None:
+            hint = " (the workers of `gort run --processes` share a port with reuse_port=True)"
+        raise _with(OSError(e.errno, f"listen {base} {_fmt(sa)}: {e.strerror}{hint}"), op="listen") from e
     try:
         fd = _FD(sock, base, _sockaddr(base, sock.getsockname()))
     except BaseException:
