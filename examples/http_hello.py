@@ -1,10 +1,15 @@
 """An HTTP/1.1 server with keep-alive, written as sync-style goroutines over gort.net and gort.io.
 
     python examples/http_hello.py [ADDRESS] [--procs N]    # default 127.0.0.1:8080
+    python -m gort run --processes 2 examples/http_hello.py [ADDRESS]   # one process per core
     wrk -t1 -c50 -d10s http://127.0.0.1:8080/
 
-GET / answers "Hello, World!"; POST /echo returns the body; anything else is
-404.  One goroutine per connection reads a request head, answers, and loops
+GET / answers "Hello, World!"; GET /pid answers which process served it
+("pid 1234 worker 0/2"); POST /echo returns the body; anything else is 404.
+Under `gort run --processes N` every worker listens on the same address with
+reuse_port=True and the kernel spreads the connections over them.
+
+One goroutine per connection reads a request head, answers, and loops
 while the client keeps the connection alive.  `handle` is also used by
 examples/fetch.py.
 """
@@ -14,6 +19,7 @@ import argparse
 import os
 import sys
 import time
+from typing import Optional
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -97,6 +103,8 @@ async def handle(conn: net.Conn) -> None:
                 return
             if method == b"GET" and target == b"/":
                 out = response(200, HELLO, keep_alive)
+            elif method == b"GET" and target == b"/pid":
+                out = response(200, whoami(), keep_alive)
             elif method == b"POST" and target == b"/echo":
                 out = response(200, body, keep_alive, b"application/octet-stream")
             else:
@@ -104,6 +112,12 @@ async def handle(conn: net.Conn) -> None:
             await conn.write(out)
             if not keep_alive:
                 return
+
+
+def whoami() -> bytes:
+    """The serving process: "pid 1234 worker 0/2" (worker -/- outside `gort run --processes`)."""
+    w = gort.worker()
+    return b"pid %d worker %s\n" % (os.getpid(), f"{w.index}/{w.count}".encode() if w else b"-/-")
 
 
 async def serve(ln: net.Listener) -> None:
@@ -116,9 +130,14 @@ async def serve(ln: net.Listener) -> None:
         gort.go(handle, conn)
 
 
-async def main(address: str) -> None:
-    ln = net.listen("tcp", address)
-    print(f"http_hello on http://{ln.addr}/ (procs={gort.gomaxprocs()}, Ctrl-C to stop)", flush=True)
+async def main(address: Optional[str] = None) -> None:
+    """Serve on address (under `python -m gort run`: the script's first argument)."""
+    if address is None:
+        address = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:8080"
+    w = gort.worker()
+    ln = net.listen("tcp", address, reuse_port=w is not None)   # workers share the port
+    who = f", pid {os.getpid()}, worker {w.index}/{w.count}" if w else ""
+    print(f"http_hello on http://{ln.addr}/ (procs={gort.gomaxprocs()}{who}, Ctrl-C to stop)", flush=True)
     await serve(ln)
 
 
