@@ -26,8 +26,9 @@ What the supervisor does:
   default, `--grace`), SIGKILL to those left.  A second stop signal kills at
   once.  The supervisor then ends by the signal it was sent (the shell shows
   130 after Ctrl-C, 143 after SIGTERM; systemd counts it as a clean stop).
-- SIGQUIT to the supervisor is passed to every worker: each prints its
-  goroutine dump (gort.trace.dump), and everything keeps running.
+- SIGQUIT to the supervisor is passed to every worker as its dump signal
+  (GORT_DUMP_SIGNAL, SIGQUIT by default): each prints its goroutine dump
+  (gort.trace.dump), and everything keeps running.
 - Each worker runs in its own process group, so Ctrl-C in a terminal reaches
   only the supervisor, which stops the workers in order.  A worker whose
   supervisor dies (even by SIGKILL) stops itself: it watches a pipe that only
@@ -103,9 +104,25 @@ def worker() -> Optional[Worker]:
     return Worker(index, count, os.getpid(), restarts)
 
 
-def backoff(crashes: int, base: float = BACKOFF_MIN, cap: float = BACKOFF_MAX) -> float:
-    """The delay before restarting a worker after its `crashes`-th consecutive crash (>= 1)."""
-    return min(cap, base * 2 ** max(0, min(crashes - 1, 60)))
+class Backoff:
+    """The restart delays of one worker slot: doubling per consecutive crash, capped, reset by a stable run.
+
+    `delay(up)` is called when the slot's worker crashed after `up` seconds
+    and returns how long to wait before starting the next one: base, 2*base,
+    4*base, ... up to cap; a worker that was up at least `stable` seconds
+    starts the sequence again at base.
+    """
+
+    def __init__(self, base: float = BACKOFF_MIN, cap: float = BACKOFF_MAX,
+                 stable: float = STABLE_AFTER) -> None:
+        self.base, self.cap, self.stable = base, cap, stable
+        self.crashes = 0               # consecutive crashes
+
+    def delay(self, up: float) -> float:
+        if up >= self.stable:
+            self.crashes = 0
+        self.crashes += 1
+        return min(self.cap, self.base * 2 ** min(self.crashes - 1, 60))
 
 
 def describe_status(rc: int) -> str:
@@ -147,7 +164,7 @@ class _Slot:
     index: int
     proc: Optional[subprocess.Popen[bytes]] = None
     started: float = 0.0
-    crashes: int = 0             # consecutive crashes (reset by a stable run)
+    backoff: Backoff = field(default_factory=Backoff)
     restarts: int = 0            # restarts so far
     restart_at: Optional[float] = None
     done: bool = False           # exited 0: not restarted
@@ -175,6 +192,8 @@ class Supervisor:
         self._kill_at: Optional[float] = None
         self._killed = False
         self._life_r = self._life_w = -1
+        from .trace import dump
+        self.dump_sig = dump.dump_signal()   # what the workers print their goroutine dump on
 
     def log(self, msg: str) -> None:
         print(f"{self.name}: {msg}", file=sys.stderr, flush=True)
@@ -199,11 +218,8 @@ class Supervisor:
         slot.pids.append(slot.proc.pid)
 
     def _crashed(self, slot: _Slot, how: str, up: float) -> None:
-        if up >= STABLE_AFTER:
-            slot.crashes = 0
-        slot.crashes += 1
         slot.restarts += 1
-        delay = backoff(slot.crashes)
+        delay = slot.backoff.delay(up)
         slot.restart_at = time.monotonic() + delay
         self.log(f"worker {slot.index} {how} after {up:.1f} s; restarting it in {delay:.2f} s "
                  f"(restart {slot.restarts})")
@@ -263,7 +279,10 @@ class Supervisor:
             if sig in STOP_SIGNALS:
                 self._begin_stop(sig)
             elif sig == signal.SIGQUIT:
-                self._signal_all(signal.SIGQUIT, group=False)
+                if self.dump_sig is None:
+                    self.log("SIGQUIT: the goroutine dump is off (GORT_DUMP_SIGNAL); not passing it on")
+                else:
+                    self._signal_all(self.dump_sig, group=False)
 
     # -------------------------------------------------------------- the loop
 

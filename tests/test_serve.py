@@ -267,6 +267,38 @@ def test_ctrl_c_stops_the_workers_and_the_supervisor_ends_by_sigint(tmp_path):
         sup.cleanup()
 
 
+def test_sigquit_to_the_supervisor_prints_every_workers_goroutine_dump(tmp_path):
+    sup = Supervised(tmp_path, "--processes", "2", app(tmp_path, SLEEPER))
+    try:
+        workers = set(sup.started())
+        wait_for(lambda: sup.stdout().count("up ") == 2, "both workers up")
+        sup.p.send_signal(signal.SIGQUIT)
+        wait_for(lambda: sup.stderr().count("SIGQUIT: goroutine dump (gort keeps running)") == 2,
+                 "two goroutine dumps")
+        assert sup.p.poll() is None and all(alive(p) for p in workers)
+        sup.p.send_signal(signal.SIGTERM)
+        assert sup.wait() == -signal.SIGTERM
+    finally:
+        sup.cleanup()
+
+
+def test_each_worker_writes_its_own_trace(tmp_path):
+    path = app(tmp_path, """
+        import gort
+
+        async def main():
+            await gort.sleep(0.01)
+    """)
+    sup = Supervised(tmp_path, "--processes", "2", "--trace", str(tmp_path / "out.json"), path)
+    try:
+        assert sup.wait() == 0, sup.stderr()
+        for i in (0, 1):
+            assert (tmp_path / f"out.{i}.json").stat().st_size > 0
+        assert not (tmp_path / "out.json").exists()
+    finally:
+        sup.cleanup()
+
+
 def test_workers_stop_themselves_when_the_supervisor_is_killed(tmp_path):
     sup = Supervised(tmp_path, "--processes", "2", app(tmp_path, SLEEPER))
     try:
@@ -343,9 +375,15 @@ def test_a_syntax_error_is_reported_once_not_crash_looped(tmp_path):
     assert "worker" not in p.stderr
 
 
-def test_backoff_doubles_up_to_its_cap():
-    assert [serve.backoff(n) for n in (1, 2, 3, 4)] == [0.1, 0.2, 0.4, 0.8]
-    assert serve.backoff(8) == serve.BACKOFF_MAX == serve.backoff(10_000)
+def test_backoff_doubles_up_to_its_cap_and_a_stable_run_resets_it():
+    b = serve.Backoff(base=0.1, cap=10.0, stable=10.0)
+    assert [b.delay(0.2) for _ in range(4)] == [0.1, 0.2, 0.4, 0.8]
+    assert [b.delay(9.9) for _ in range(6)] == [1.6, 3.2, 6.4, 10.0, 10.0, 10.0]
+    assert b.delay(10.0) == 0.1                    # up long enough: back to the start
+    assert b.delay(0.0) == 0.2
+    for _ in range(10_000):
+        b.delay(0.0)
+    assert b.delay(0.0) == 10.0
 
 
 def test_worker_reads_the_environment(monkeypatch):
