@@ -104,8 +104,9 @@ def _run_script(ns: argparse.Namespace) -> int:
     from gort.proc import is_async
     path = ns.script
     w = gort.worker()
-    if w is not None and ns.trace:               # one trace file per worker: out.json -> out.1.json
-        root, ext = os.path.splitext(ns.trace)
+    trace = ns.trace or os.environ.get("GORT_TRACE")
+    if w is not None and trace:                  # one trace file per worker: out.json -> out.1.json
+        root, ext = os.path.splitext(trace)
         ns.trace = f"{root}.{w.index}{ext}"
     if ns.schedtrace is not None or ns.scheddetail:
         extra = []

@@ -168,7 +168,6 @@ class _Slot:
     restarts: int = 0            # restarts so far
     restart_at: Optional[float] = None
     done: bool = False           # exited 0: not restarted
-    pids: list[int] = field(default_factory=list)
 
 
 class Supervisor:
@@ -196,7 +195,10 @@ class Supervisor:
         self.dump_sig = dump.dump_signal()   # what the workers print their goroutine dump on
 
     def log(self, msg: str) -> None:
-        print(f"{self.name}: {msg}", file=sys.stderr, flush=True)
+        try:
+            print(f"{self.name}: {msg}", file=sys.stderr, flush=True)
+        except (OSError, ValueError):              # stderr closed: supervise anyway
+            pass
 
     # -------------------------------------------------------------- workers
 
@@ -215,7 +217,6 @@ class Supervisor:
             self._crashed(slot, f"could not start ({e})", 0.0)
             return
         slot.started = time.monotonic()
-        slot.pids.append(slot.proc.pid)
 
     def _crashed(self, slot: _Slot, how: str, up: float) -> None:
         slot.restarts += 1
@@ -363,10 +364,11 @@ class Supervisor:
         if not live:
             return
         self._signal_all(signal.SIGKILL, group=True)
+        deadline = time.monotonic() + KILL_WAIT
         for s in live:
             assert s.proc is not None
             try:
-                s.proc.wait(KILL_WAIT)
+                s.proc.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
 
