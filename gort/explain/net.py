@@ -89,7 +89,9 @@ def multiprocess(r: Report, scale: float) -> None:
           f"processes; the operating system schedules the processes' threads. Sharing one listening "
           f"port with SO_REUSEPORT lets the kernel spread connections over them: {len(seen)} of "
           f"{nproc} processes answered here. With the GIL this is how gort uses every core for "
-          "serving: one process per core, each a full gort program.")
+          "serving: one process per core, each a full gort program; `python -m gort run --processes N "
+          "app.py` runs an app that way (it starts the workers, restarts a crashed one and stops them "
+          "all on Ctrl-C; gort.worker() tells each its index).")
 
 
 @topic("netpoll", "How does the net package give synchronous-looking I/O over epoll? (Q12)")
