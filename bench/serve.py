@@ -12,7 +12,8 @@ workers and wrk share the machine's cores as the kernel decides):
 Each run: start the server, wait for every worker's banner, 1 s of wrk as a
 warm-up, then `wrk -t1 -c50 -dD --latency` measured.  Server CPU per request
 sums user + system time of the supervisor and all its workers (/proc) over
-the measured window.  "bg" is the share of the whole machine used by other
+the measured window, and "server cores used" is that CPU time over the
+window's wall time (one GIL-bound process stays near 1).  "bg" is the share of the whole machine used by other
 processes meanwhile (from /proc/stat); "load" is the 1-minute load average
 just before the run.  Cells are medians over the repeats (min..max of req/s in
 brackets).  Needs wrk (Debian: apt-get install wrk); Linux only.
@@ -129,11 +130,13 @@ def measure(row: str, a: Any) -> dict[str, Any]:
         c0 = sum(cpu_ticks(x) for x in pids)
         b0, t0 = machine_ticks()
         w0 = os.times()
+        m0 = time.monotonic()
         r = subprocess.run(["wrk", "-t1", f"-c{a.conns}", f"-d{a.duration}s", "--latency", url],
                            capture_output=True, text=True, timeout=a.duration + 120)
         c1 = sum(cpu_ticks(x) for x in pids)
         b1, t1 = machine_ticks()
         w1 = os.times()
+        wall = time.monotonic() - m0
         assert len(children(p.pid)) == nworkers or nworkers == 1, "a worker was restarted during the run"
     finally:
         stop(p)
@@ -148,7 +151,7 @@ def measure(row: str, a: Any) -> dict[str, Any]:
     wrk_ticks = ((w1.children_user + w1.children_system) - (w0.children_user + w0.children_system)) * CLK_TCK
     other = (b1 - b0) - (c1 - c0) - wrk_ticks
     return {"rps": float(rps.group(1)), "p50": lat.get("50"), "p99": lat.get("99"),
-            "cpu_us": (c1 - c0) * 1e6 / CLK_TCK / n if n else None,
+            "cpu_us": (c1 - c0) * 1e6 / CLK_TCK / n if n else None, "cores": (c1 - c0) / CLK_TCK / wall,
             "bg": max(0.0, other / max(1, t1 - t0)), "load": load, "errors": errors}
 
 
@@ -175,17 +178,20 @@ def main() -> int:
             x = measure(row, a)
             res[row].append(x)
             print(f"# run {i + 1} {row}: {x['rps']:.0f} req/s, {x['cpu_us']:.2f} us/req, "
+                  f"{x['cores']:.2f} cores, "
                   f"bg {x['bg']:.0%}, load {x['load']:.2f}{' ERRORS' if x['errors'] else ''}",
                   file=sys.stderr, flush=True)
     print(f"# {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, wrk -t1 -c{a.conns} -d{a.duration}s, "
           f"medians of {a.repeat}")
-    print("| server | req/s (min..max) | p50 µs | p99 µs | server CPU µs/req | load avg | bg |")
-    print("|---|---|---|---|---|---|---|")
+    print("| server | req/s (min..max) | p50 µs | p99 µs | server CPU µs/req | server cores used | "
+          "load avg | bg |")
+    print("|---|---|---|---|---|---|---|---|")
     for row, rs in res.items():
         lo, hi = min(r["rps"] for r in rs), max(r["rps"] for r in rs)
         print(f"| {row} | {med(rs, 'rps'):,.0f} ({lo:,.0f}..{hi:,.0f}) | {med(rs, 'p50'):,.0f} | "
-              f"{med(rs, 'p99'):,.0f} | {med(rs, 'cpu_us'):.2f} | {med(rs, 'load'):.2f} | "
+              f"{med(rs, 'p99'):,.0f} | {med(rs, 'cpu_us'):.2f} | {med(rs, 'cores'):.2f} | "
+              f"{med(rs, 'load'):.2f} | "
               f"{max(r['bg'] for r in rs):.0%} |")
     return 0
 
