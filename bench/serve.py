@@ -10,12 +10,13 @@ workers and wrk share the machine's cores as the kernel decides):
 - `--processes 1 --procs 1`, `--processes 2 --procs 1`, `--processes 2` (GOMAXPROCS default)
 
 Each run: start the server, wait for every worker's banner, 1 s of wrk as a
-warm-up, then `wrk -t1 -c50 -dD --latency` measured.  Server CPU per request
-sums user + system time of the supervisor and all its workers (/proc) over
-the measured window, and "server cores used" is that CPU time over the
-window's wall time (one GIL-bound process stays near 1).  "bg" is the share of the whole machine used by other
-processes meanwhile (from /proc/stat); "load" is the 1-minute load average
-just before the run.  Cells are medians over the repeats (min..max of req/s in
+warm-up, then `wrk -tT -c50 -dD --latency` measured (T: --threads, default 1).
+Server CPU per request sums user + system time of the supervisor and all its
+workers (/proc) over the measured window; "server cores used" is that CPU
+time over the window's wall time (one GIL-bound process stays near 1), and
+"wrk cores used" the same for wrk.  "bg" is the share of the whole machine
+used by other processes meanwhile (from /proc/stat); "load" is the 1-minute
+load average just before the run.  Cells are medians over the repeats (min..max of req/s in
 brackets).  Needs wrk (Debian: apt-get install wrk); Linux only.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ import argparse
 import os
 import platform
 import re
+import select
 import signal
 import socket
 import statistics
@@ -82,7 +84,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(row: str, port: int, python: str) -> tuple[subprocess.Popen[str], int]:
+def start(row: str, port: int, python: str) -> tuple[subprocess.Popen[bytes], int]:
     nproc, procs = ROWS[row]
     cmd = [python, "-m", "gort", "run"]
     if nproc is not None:
@@ -92,21 +94,26 @@ def start(row: str, port: int, python: str) -> tuple[subprocess.Popen[str], int]
     cmd += [HELLO, f"127.0.0.1:{port}"]
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True)
+                         stderr=subprocess.DEVNULL)
     want = nproc or 1
     deadline = time.monotonic() + 60
     assert p.stdout is not None
-    seen = 0
-    while seen < want:
-        if time.monotonic() > deadline or p.poll() is not None:
+    fd = p.stdout.fileno()
+    got = b""
+    # count banners, not lines: with PYTHONUNBUFFERED the workers' print() is two writes and
+    # their lines can interleave
+    while got.count(b"http_hello on") < want:
+        left = deadline - time.monotonic()
+        r, _, _ = select.select([fd], [], [], max(0.0, min(left, 1.0)))
+        chunk = os.read(fd, 65536) if r else b""
+        if (r and not chunk) or left <= 0 or p.poll() is not None:
             stop(p)
-            raise RuntimeError(f"{cmd} did not start")
-        if "http_hello on" in p.stdout.readline():
-            seen += 1
+            raise RuntimeError(f"{cmd} did not start: {got[-2000:]!r}")
+        got += chunk
     return p, want
 
 
-def stop(p: subprocess.Popen[str]) -> None:
+def stop(p: subprocess.Popen[bytes]) -> None:
     if p.poll() is None:
         p.send_signal(signal.SIGTERM)
         try:
@@ -125,13 +132,14 @@ def measure(row: str, a: Any) -> dict[str, Any]:
     p, nworkers = start(row, port, a.python)
     try:
         url = f"http://127.0.0.1:{port}/"
-        subprocess.run(["wrk", "-t1", f"-c{a.conns}", "-d1s", url], capture_output=True, timeout=60)
+        subprocess.run(["wrk", f"-t{a.threads}", f"-c{a.conns}", "-d1s", url], capture_output=True,
+                       timeout=60)
         pids = [p.pid] + children(p.pid)
         c0 = sum(cpu_ticks(x) for x in pids)
         b0, t0 = machine_ticks()
         w0 = os.times()
         m0 = time.monotonic()
-        r = subprocess.run(["wrk", "-t1", f"-c{a.conns}", f"-d{a.duration}s", "--latency", url],
+        r = subprocess.run(["wrk", f"-t{a.threads}", f"-c{a.conns}", f"-d{a.duration}s", "--latency", url],
                            capture_output=True, text=True, timeout=a.duration + 120)
         c1 = sum(cpu_ticks(x) for x in pids)
         b1, t1 = machine_ticks()
@@ -152,6 +160,7 @@ def measure(row: str, a: Any) -> dict[str, Any]:
     other = (b1 - b0) - (c1 - c0) - wrk_ticks
     return {"rps": float(rps.group(1)), "p50": lat.get("50"), "p99": lat.get("99"),
             "cpu_us": (c1 - c0) * 1e6 / CLK_TCK / n if n else None, "cores": (c1 - c0) / CLK_TCK / wall,
+            "wrk_cores": wrk_ticks / CLK_TCK / wall,
             "bg": max(0.0, other / max(1, t1 - t0)), "load": load, "errors": errors}
 
 
@@ -165,6 +174,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--conns", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=1, help="wrk -t (default 1)")
     ap.add_argument("--rows", default=",".join(ROWS), help="comma-separated rows (default: all)")
     ap.add_argument("--python", default=sys.executable)
     a = ap.parse_args()
@@ -178,19 +188,20 @@ def main() -> int:
             x = measure(row, a)
             res[row].append(x)
             print(f"# run {i + 1} {row}: {x['rps']:.0f} req/s, {x['cpu_us']:.2f} us/req, "
-                  f"{x['cores']:.2f} cores, "
+                  f"{x['cores']:.2f} cores, wrk {x['wrk_cores']:.2f} cores, "
                   f"bg {x['bg']:.0%}, load {x['load']:.2f}{' ERRORS' if x['errors'] else ''}",
                   file=sys.stderr, flush=True)
     print(f"# {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, wrk -t1 -c{a.conns} -d{a.duration}s, "
-          f"medians of {a.repeat}")
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+          f"wrk -t{a.threads} -c{a.conns} -d{a.duration}s, medians of {a.repeat}")
     print("| server | req/s (min..max) | p50 µs | p99 µs | server CPU µs/req | server cores used | "
-          "load avg | bg |")
-    print("|---|---|---|---|---|---|---|---|")
+          "wrk cores used | load avg | bg |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for row, rs in res.items():
         lo, hi = min(r["rps"] for r in rs), max(r["rps"] for r in rs)
         print(f"| {row} | {med(rs, 'rps'):,.0f} ({lo:,.0f}..{hi:,.0f}) | {med(rs, 'p50'):,.0f} | "
               f"{med(rs, 'p99'):,.0f} | {med(rs, 'cpu_us'):.2f} | {med(rs, 'cores'):.2f} | "
+              f"{med(rs, 'wrk_cores'):.2f} | "
               f"{med(rs, 'load'):.2f} | "
               f"{max(r['bg'] for r in rs):.0%} |")
     return 0
