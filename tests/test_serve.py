@@ -353,6 +353,52 @@ def test_a_worker_listening_without_reuse_port_is_told_why_the_port_is_taken(tmp
         sup.cleanup()
 
 
+def test_a_second_stop_signal_kills_without_waiting_for_the_grace_period(tmp_path):
+    path = app(tmp_path, """
+        import signal
+        import gort
+
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+        async def main():
+            print("up", flush=True)
+            await gort.sleep(3600)
+    """)
+    sup = Supervised(tmp_path, "--processes", "1", "--grace", "600", path)
+    try:
+        sup.started()
+        wait_for(lambda: "up" in sup.stdout(), "the worker up")
+        sup.p.send_signal(signal.SIGTERM)
+        sup.p.send_signal(signal.SIGINT)
+        assert sup.wait(WAIT) == -signal.SIGTERM          # ends by the first signal, long before 600 s
+        assert "did not stop within 600 s" in sup.stderr()
+    finally:
+        sup.cleanup()
+
+
+def test_sigterm_closes_a_workers_parked_goroutines(tmp_path):
+    path = app(tmp_path, """
+        import gort
+
+        async def main():
+            try:
+                print("up", flush=True)
+                await gort.sleep(3600)            # parked on a timer
+            finally:
+                print("cleaned up", flush=True)
+    """)
+    sup = Supervised(tmp_path, "--processes", "1", path)
+    try:
+        sup.started()
+        wait_for(lambda: "up" in sup.stdout(), "the worker up")
+        sup.p.send_signal(signal.SIGTERM)
+        assert sup.wait() == -signal.SIGTERM
+        assert "cleaned up" in sup.stdout()
+        assert "did not stop" not in sup.stderr()
+    finally:
+        sup.cleanup()
+
+
 @pytest.mark.parametrize("args, message", [
     (["--processes", "0", HELLO], "--processes: must be >= 1, got 0"),
     (["--processes", "two", HELLO], "--processes: must be a whole number >= 1, got 'two'"),
