@@ -7,6 +7,7 @@ Rows (each worker is its own gort program; nothing is pinned to a CPU, so the
 workers and wrk share the machine's cores as the kernel decides):
 
 - `1 process`          python -m gort run examples/http_hello.py          (GOMAXPROCS default)
+- `1 process --procs 1` the same with GOMAXPROCS 1 (no supervisor: its cost shows against the next row)
 - `--processes 1 --procs 1`, `--processes 2 --procs 1`, `--processes 2` (GOMAXPROCS default)
 
 Each run: start the server, wait for every worker's banner, 1 s of wrk as a
@@ -41,6 +42,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 ROWS = {
     "1 process": (None, None),
+    "1 process --procs 1": (None, 1),
     "--processes 1 --procs 1": (1, 1),
     "--processes 2 --procs 1": (2, 1),
     "--processes 2": (2, None),
@@ -175,7 +177,8 @@ def main() -> int:
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--conns", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1, help="wrk -t (default 1)")
-    ap.add_argument("--rows", default=",".join(ROWS), help="comma-separated rows (default: all)")
+    ap.add_argument("--rows", default=",".join(r for r in ROWS if r != "1 process --procs 1"),
+                    help=f"comma-separated rows (default: all but the second): {', '.join(ROWS)}")
     ap.add_argument("--python", default=sys.executable)
     a = ap.parse_args()
     rows = [r.strip() for r in a.rows.split(",")]
