@@ -300,8 +300,8 @@ class Supervisor:
             os.set_blocking(fd, False)
         self._life_r, self._life_w = os.pipe()     # workers see EOF on it when the supervisor is gone
         watched = STOP_SIGNALS + (signal.SIGQUIT, signal.SIGCHLD)
+        old_wakeup = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)   # first: no signal lost
         old_handlers = {sig: signal.signal(sig, _noop) for sig in watched}
-        old_wakeup = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         try:
             for slot in self.slots:
                 self._spawn(slot)
