@@ -122,7 +122,7 @@ class Backoff:
         if up >= self.stable:
             self.crashes = 0
         self.crashes += 1
-        return min(self.cap, self.base * 2 ** min(self.crashes - 1, 60))
+        return min(self.cap, self.base * float(2 ** min(self.crashes - 1, 60)))
 
 
 def describe_status(rc: int) -> str:
