@@ -23,7 +23,8 @@ set -euo pipefail
 usage() { echo "usage: $0 3.13|3.14 [--free-threaded] [--print-sources]" >&2; exit 2; }
 log() { echo "[python-build $TAG] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
-# Exit 3 tells callers (tools/run-suite.sh) the source cannot be had here, unlike a failed build.
+# Exit 3 tells callers (tools/run-suite.sh) the interpreter cannot be had here (neither its
+# source nor a binary that works), unlike a failed build; the last stdout line says why.
 unavailable() { log "UNAVAILABLE: $*"; echo "UNAVAILABLE: $*"; rm -rf "$BUILD_DIR" "$STAGE"; exit 3; }
 
 VERSION="${1:-}"; shift || true
