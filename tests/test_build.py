@@ -160,8 +160,11 @@ def test_sysroot_headers_compile_an_extension(tmp_path):
     so = tmp_path / "m.so"
     subprocess.run(["cc", "-shared", "-fPIC", "-I", str(SYSROOT / "usr" / "include" / "python3.14"),
                     "-o", str(so), str(tmp_path / "m.c")], check=True, capture_output=True, timeout=60)
+    # Not the runner's PYTHON* variables: a free-threaded suite sets PYTHON_GIL=0, which this
+    # GIL build refuses to start with.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     r = subprocess.run([str(SYSROOT / "bin" / "python3.14"), "-c", "import m; print(m.__name__)"],
-                       cwd=tmp_path, capture_output=True, text=True, timeout=60)
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.strip() == "m", r.stderr
 
 
