@@ -7,8 +7,9 @@
 # an environment for the whole suite; "purepy" sets GORT_PUREPY=1, for when an
 # accelerated module exists and the pure-Python path must still be tested.
 # Free-threaded interpreters run with PYTHON_GIL=0 and must report the GIL off first.
-# Exit status: pytest's; 0 with a SKIPPED line when the interpreter cannot be had here
-# (its source is not on the machine's Debian mirror), unless GORT_REQUIRE_ALL=1.
+# Exit status: pytest's; 0 with a SKIPPED line, saying why, when the interpreter cannot be
+# had here (tools/python-build.sh exits 3: neither its source nor a usable binary on the
+# machine's Debian mirror), unless GORT_REQUIRE_ALL=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,8 +21,9 @@ log() { echo "[run-suite $TAG] $*" >&2; }
 build() {
   local rc=0 py
   py=$(bash tools/python-build.sh "$@" | tail -n 1) || rc=$?
+  # Exit 3: the pieces cannot be had here; the script's last line gives the reason.
   if [ "$rc" = 3 ] && [ "${GORT_REQUIRE_ALL:-0}" != 1 ]; then
-    echo "== $TAG: SKIPPED: no source for it on this machine's Debian mirror (tools/python-build.sh $*)"
+    echo "== $TAG: SKIPPED: ${py#UNAVAILABLE: } (tools/python-build.sh $*)"
     exit 0
   fi
   [ "$rc" = 0 ] || { log "tools/python-build.sh $* failed ($rc)"; exit "$rc"; }

@@ -146,7 +146,7 @@ print(json.dumps(gort.run(main, procs=4)))
 
 def _free_threaded_python() -> str | None:
     """A free-threaded interpreter to compare with, if this one has the GIL."""
-    for p in (os.environ.get("GORT_FT_PYTHON"), "/opt/gort-python/3.14t/bin/python3.14t",
+    for p in (os.environ.get("GORT_FT_PYTHON"), "/opt/gort-python-3.14t/bin/python3.14t",
               "/opt/gort-python-ft/bin/python3.13t"):
         if p and os.path.exists(p):
             return p
