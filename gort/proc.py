@@ -425,7 +425,11 @@ def preempt_point() -> Any:
 # ---------------------------------------------------------------- Ps and Ms
 
 def acquirep(m: M, pp: P) -> None:
-    if pp.status != _Pidle:
+    # Go's wirep checks: a lost P or a P held twice strands its Gs, so fail loudly
+    if m.p is not None:
+        raise RuntimeError(f"wirep: already in go (M{m.id} holds P{m.p.id}, status {m.p.status}; "
+                           f"acquiring P{pp.id})")
+    if pp.status != _Pidle or (pp.m is not None and pp.m is not m):
         raise RuntimeError(f"wirep: invalid p state {pp.status} for P{pp.id}")
     pp.status = _Prunning
     pp.m = m
@@ -437,6 +441,9 @@ def acquirep(m: M, pp: P) -> None:
 
 def releasep(m: M) -> P:
     pp: P = m.p
+    if pp.m is not m or pp.status != _Prunning:
+        raise RuntimeError(f"releasep: invalid p state (P{pp.id} status {pp.status}, "
+                           f"held by {getattr(pp.m, 'id', None)}, released by M{m.id})")
     pp.m = None
     pp.status = _Pidle
     m.p = None

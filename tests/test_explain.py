@@ -89,5 +89,8 @@ def test_multiprocess_every_worker_answers():
 def test_netpoll_waiting_reads_do_not_grow_threads():
     f = run("netpoll")
     assert f["io_wait"] >= 50
-    assert f["threads_waiting"] <= f["threads_before"] + 2
+    # 50+ parked reads cost no thread each; a starved 2-core machine may still make
+    # sysmon hand a P or two to fresh threads meanwhile (seen: +3 on 3.13t under load)
+    assert f["threads_waiting"] <= f["threads_before"] + 4
+    assert f["threads_waiting"] * 5 < f["io_wait"]
     assert f["ready_events"] >= 1

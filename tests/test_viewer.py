@@ -92,8 +92,10 @@ def test_summary_tables(page):
     assert st.get("runnable", 0) > 0
     hs = m.handoffs()
     # the syscall hand-off is there (on a loaded machine sysmon may also retire a P whose M
-    # only looked stuck, listed as kind "stuck")
-    assert any(h["args"]["kind"] == "syscall" and h["args"]["call"] == "sleep" for h in hs), hs
+    # only looked stuck, listed as kind "stuck"; starved long enough, the sleeper's own P
+    # is retired that way before its call starts, and the call then needs no hand-off)
+    assert (any(h["args"]["kind"] == "syscall" and h["args"]["call"] == "sleep" for h in hs)
+            or any(h["args"]["kind"] == "stuck" for h in hs)), hs
     lat = m.latencies()
     assert lat == sorted(lat, key=lambda e: -e["dur"]) and all(e["cat"] == "runnable" for e in lat)
     pts = m.threads_series()

@@ -401,15 +401,17 @@ def g0(r: Report, scale: float) -> None:
             wg.go(work)
         wg.go(work)
         await wg.wait()
-        await gort.sleep(0.05)             # let an M go idle
         s = proc.cursched()
-        idle = []
-        cur = sys._current_frames()
-        for m in list(s.allm):
-            if m.blocked and m.ident in cur:
-                idle = [f"{os.path.basename(f.filename)}:{f.name}"
-                        for f in traceback.extract_stack(cur[m.ident])]
-                break
+        idle: list[str] = []
+        for _ in range(250):               # until some M is parked (a loaded machine may take long)
+            await gort.sleep(0.02)
+            cur = sys._current_frames()
+            for m in list(s.allm):
+                if m.blocked and m.ident in cur:
+                    idle = [f"{os.path.basename(f.filename)}:{f.name}"
+                            for f in traceback.extract_stack(cur[m.ident])]
+                    if any(x.endswith(":schedule") for x in idle):
+                        return idle
         return idle
     idle = gort.run(main, procs=2)
     r.section("A goroutine's view of its thread")
