@@ -62,6 +62,7 @@ class ThreadExhaustion(RuntimeError):
 
 class _TLS(threading.local):
     m: Optional[M] = None
+    firing: Any = None            # the timer whose function this thread runs (its mu held)
 
 
 _tls = _TLS()
@@ -472,10 +473,14 @@ def flush_retired(m: M) -> None:
     pp.gfree.clear()
     s.lock.release()
     ts = pp.timers
-    if ts is not None and ts.heap:
+    if ts is not None:
+        # always: an empty heap is marked moved too (a periodic timer its run()
+        # holds right now re-heaps on dst, see Timers._forward)
+        had = bool(ts.heap)
         dst = s.allp[0]
         timers.move_timers(pp, dst)
-        s.poller.wake(dst.timers.wake_time())   # nobody may be sleeping until them
+        if had:
+            s.poller.wake(dst.timers.wake_time())   # nobody may be sleeping until them
     if gs:
         wakep(s)
 
@@ -756,6 +761,10 @@ def schedule(m: M) -> None:
             inherit = False
             if pp.timers.heap:
                 _check_timers(m, pp)
+                if m.p is not pp:
+                    # a timer's callback (ready, newproc) found pp retired and
+                    # flushed it: pp is nobody's now, a G put there would be lost
+                    continue
             if pp.schedtick % FAIR == 0 and grunq:
                 gp = s.globrunqget(pp, 1)
             if gp is None:
@@ -791,6 +800,10 @@ def schedule(m: M) -> None:
                         if gp is None:
                             gp, inherit = find_runnable(m)
                             if gp is None:    # the program or this M ends, or our P was retired
+                                if m.spinning:
+                                    # P-less now: a spinner that leaves without looking
+                                    # again must not keep counting (wakep would skip)
+                                    resetspinning(m)
                                 continue
                             pp = m.p
             if m.spinning:
@@ -1007,6 +1020,8 @@ def find_runnable(m: M) -> tuple[Optional[G], bool]:
         if pp is None or pp.status == _Pdead:
             return None, False
         now, polluntil = timers.check_p(m, pp)
+        if m.p is not pp:             # flushed by a timer's callback (see schedule)
+            return None, False
         if pp.schedtick % FAIRNESS_TICK == 0 and s.runq:
             gp = s.globrunqget(pp, 1)
             if gp is not None:
@@ -1038,6 +1053,8 @@ def find_runnable(m: M) -> tuple[Optional[G], bool]:
                 _become_spinning(m, s)
                 s.lock.release()
             gp, newwork, tnow, w = steal_work(m, pp, now)
+            if m.p is not pp:         # flushed by a timer's callback (see schedule)
+                return None, False
             if gp is not None:
                 return gp, False
             if newwork:
@@ -1137,6 +1154,8 @@ def steal_work(m: M, pp: P, now: float) -> tuple[Optional[G], bool, float, float
                 continue
             if last and p2.timers is not None and p2.timers.len:
                 now, w, ran = timers.steal_timers(m, pp, p2)
+                if m.p is not pp:     # a callback found pp retired and flushed it
+                    return None, False, now, polluntil
                 if w and (polluntil == 0 or w < polluntil):
                     polluntil = w
                 if ran:

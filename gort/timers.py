@@ -117,7 +117,7 @@ class Timers:
     compares floats with C-level min() over each group of four children.
     """
 
-    __slots__ = ("mu", "heap", "whens", "len", "zombies")
+    __slots__ = ("mu", "heap", "whens", "len", "zombies", "moved_to")
 
     def __init__(self) -> None:
         self.mu = threading.Lock()
@@ -125,6 +125,9 @@ class Timers:
         self.whens: list[float] = []
         self.len = 0          # live timers (what checkdead and handoffp look at)
         self.zombies = 0
+        # set when a retired P's heap is emptied into another (move_timers): a
+        # periodic timer that run() took out before the move goes there instead
+        self.moved_to: Optional[Timers] = None
 
     def wake_time(self) -> float:
         """Earliest deadline, 0 if none; safe to call without the lock (a hint)."""
@@ -237,20 +240,27 @@ class Timers:
                     t.when = when + t.period * (1 + int(delay // t.period))
                     t.gen += 1
                     mu.acquire()
-                    self.push((t.when, t.gen, t))
-                    mu.release()
+                    if self.moved_to is None:
+                        self.push((t.when, t.gen, t))
+                        mu.release()
+                    else:
+                        mu.release()
+                        self._forward(m, t)
                 else:
                     t.heaped = False
                     t.ts = None
                     fired += 1
                 if m is not None and m.sched.trace is not None:
                     m.sched.trace.event("TimerFire", m, None, None, delay)
+                tls = _proc._tls
+                tls.firing = t
                 try:
                     t.f(t.arg, t.seq, delay)
                 except BaseException as e:   # finish the batch: the rest are off the heap
                     if err is None:
                         err = e
                 finally:
+                    tls.firing = None
                     t.mu.release()
                 ran = True
             mu.acquire()
@@ -259,6 +269,26 @@ class Timers:
             mu.release()
             if err is not None:
                 raise err
+
+
+    def _forward(self, m: Any, t: Timer) -> None:
+        """Re-heap periodic t (t.mu held) on the heap this one was emptied into:
+        a callback of this run found our P retired and flushed it meanwhile."""
+        ts = self
+        while True:
+            ts.mu.acquire()
+            nxt = ts.moved_to
+            if nxt is None:
+                break
+            ts.mu.release()
+            ts = nxt
+        t.ts = ts                 # (our len was zeroed by the move)
+        earliest = not ts.whens or t.when < ts.whens[0]
+        ts.push((t.when, t.gen, t))
+        ts.len += 1
+        ts.mu.release()
+        if earliest and m is not None:
+            m.sched.poller.wake(t.when)
 
 
 def init_p(pp: Any) -> None:
@@ -312,7 +342,7 @@ def check_timers_nop(s: Any) -> float:
 def move_timers(src: Any, dst: Any) -> None:
     """A destroyed P's timers go to dst (timers.take); world stopped."""
     ts = src.timers
-    if ts is None or not ts.heap:
+    if ts is None:
         return
     d = dst.timers
     ts.mu.acquire()
@@ -321,13 +351,18 @@ def move_timers(src: Any, dst: Any) -> None:
     ts.whens = []
     ts.len = 0
     ts.zombies = 0
+    ts.moved_to = d
     ts.mu.release()
+    firing = _proc._tls.firing      # its mu is ours already: a callback of it got here
     for when, gen, t in entries:
-        t.mu.acquire()
+        mine = t is firing
+        if not mine:
+            t.mu.acquire()
         if t.gen == gen and t.ts is ts:
             t.ts = d
             d.mu.acquire()
             d.push((when, gen, t))
             d.len += 1
             d.mu.release()
-        t.mu.release()
+        if not mine:
+            t.mu.release()
