@@ -1,0 +1,51 @@
+"""accel: which implementation of the hot paths runs (issue #11).
+
+gort's scheduler fast path, run queues, channels and timer heap have two
+twins: the pure-Python modules (the readable reference, and the fallback) and
+`gort._accel`, a hand-written C extension with the same names and structure.
+Each Python module picks the C twin at import time unless `GORT_PUREPY=1` is
+set or the extension was not built (no C compiler at install time).
+
+    C            the gort._accel module, or None when the pure-Python twins run
+    accelerated()  True when C is in use
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+PUREPY = os.environ.get("GORT_PUREPY", "") not in ("", "0")
+
+C: Optional[Any] = None
+if not PUREPY:
+    try:
+        from . import _accel as C     # type: ignore[attr-defined,no-redef]
+    except ImportError:
+        C = None
+
+
+def accelerated() -> bool:
+    """True when gort's C accelerator (gort._accel) runs the hot paths; False
+    when the pure-Python modules do (GORT_PUREPY=1, or it was not built)."""
+    return C is not None
+
+
+def _stale_build() -> Optional[str]:
+    """In a source checkout: a built module older than gort/_accel.c (an
+    editable install builds it once; `pip install -e .` again rebuilds it)."""
+    if C is None:
+        return None
+    here = os.path.dirname(os.path.abspath(__file__))
+    src = os.path.join(here, "_accel.c")
+    try:
+        if os.path.getmtime(src) > os.path.getmtime(C.__file__):
+            return f"gort: {C.__file__} is older than {src}: rebuild it (pip install -e .)"
+    except (OSError, AttributeError):
+        pass
+    return None
+
+
+_stale = _stale_build()
+if _stale is not None:
+    import sys
+    print(_stale, file=sys.stderr)
