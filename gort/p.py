@@ -193,3 +193,17 @@ def runqsteal(pp: P, p2: P, steal_runnext: bool) -> Optional[G]:
     pp.nstolen += len(got) + 1
     return gp
 
+
+# The C twins (gort/_accel.c), unless GORT_PUREPY=1 or the module was not built.
+from .accel import C  # noqa: E402
+
+if C is not None:
+    C.configure(monotonic=time.monotonic)
+    P = C.P                                  # type: ignore[misc]  # noqa: F811
+    runqput = C.runqput                      # noqa: F811
+    runqget = C.runqget                      # noqa: F811
+    runqgrab = C.runqgrab                    # noqa: F811
+    runqsteal = C.runqsteal                  # noqa: F811
+    runqdrain = C.runqdrain                  # noqa: F811
+    runqlist = C.runqlist                    # noqa: F811
+    runnextg = C.runnextg                    # noqa: F811
