@@ -126,7 +126,7 @@ static struct {
     PyObject *check_timers, *find_runnable, *resetspinning, *startlockedm;
     PyObject *gopanic, *initiate_exit, *wakep, *globrunqput_wake, *globrunqput_locked;
     PyObject *runqspill, *gfput, *gfget, *newgoid, *goexit_locked, *nogo;
-    PyObject *check_async, *as_coroutine, *newproc_extra;
+    PyObject *check_async, *as_coroutine;
     PyObject *ClosedChannelError;
 } cfg;
 
@@ -143,7 +143,6 @@ static const struct { const char *name; PyObject **slot; } cfg_names[] = {
     {"runqspill", &cfg.runqspill}, {"gfput", &cfg.gfput}, {"gfget", &cfg.gfget},
     {"newgoid", &cfg.newgoid}, {"goexit_locked", &cfg.goexit_locked}, {"nogo", &cfg.nogo},
     {"check_async", &cfg.check_async}, {"as_coroutine", &cfg.as_coroutine},
-    {"newproc_extra", &cfg.newproc_extra},
     {"ClosedChannelError", &cfg.ClosedChannelError},
     {NULL, NULL},
 };
@@ -272,7 +271,7 @@ lookup_attr(PyObject *o, PyObject *name, PyObject **result)
 /* Interned strings, made at import. */
 static PyObject *str_event, *str_trap, *str_acquire, *str_release, *str_empty;
 static PyObject *str_GoStart, *str_GoStop, *str_GoBlock, *str_GoUnblock, *str_GoDestroy;
-static PyObject *str_GoCreate, *str_result, *str_qualname;
+static PyObject *str_GoCreate, *str_result, *str_qualname, *str_gocreate, *str_preempted, *str_Gosched;
 static PyObject *str_chan_send, *str_chan_receive;
 
 /* ================================================================ G */
@@ -296,6 +295,12 @@ typedef struct {
     PyObject *selectdone;         /* a threading.Lock: acquire(False) is Go's selectDone CAS */
     PyObject *timer;              /* cached runtime timer for sleep */
     PyObject *sg;                 /* cached sudog (the Python channels' sudog cache) */
+    /* where it was created (Go's gopc, parentGoid), set by newproc: the code
+       object and byte offset of the `gort.go` call, read only by dumps */
+    PyObject *gopc;
+    long long gopcpc;
+    long long parentgoid;
+    PyObject *parent;             /* the creating G; its goid tells whether it was reused since */
 } GObject;
 
 static PyTypeObject GType;
@@ -322,6 +327,10 @@ G_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     g->selectdone = Py_NewRef(Py_None);
     g->timer = Py_NewRef(Py_None);
     g->sg = Py_NewRef(Py_None);
+    g->gopc = Py_NewRef(Py_None);
+    g->gopcpc = -1;
+    g->parentgoid = 0;
+    g->parent = Py_NewRef(Py_None);
     return (PyObject *)g;
 }
 
@@ -336,6 +345,8 @@ G_traverse(GObject *g, visitproc visit, void *arg)
     Py_VISIT(g->selectdone);
     Py_VISIT(g->timer);
     Py_VISIT(g->sg);
+    Py_VISIT(g->gopc);
+    Py_VISIT(g->parent);
     return 0;
 }
 
@@ -350,6 +361,8 @@ G_clear(GObject *g)
     Py_CLEAR(g->selectdone);
     Py_CLEAR(g->timer);
     Py_CLEAR(g->sg);
+    Py_CLEAR(g->gopc);
+    Py_CLEAR(g->parent);
     return 0;
 }
 
@@ -468,6 +481,10 @@ static PyMemberDef G_members[] = {
     {"selectdone", Py_T_OBJECT_EX, offsetof(GObject, selectdone), 0, NULL},
     {"timer", Py_T_OBJECT_EX, offsetof(GObject, timer), 0, NULL},
     {"sg", Py_T_OBJECT_EX, offsetof(GObject, sg), 0, NULL},
+    {"gopc", Py_T_OBJECT_EX, offsetof(GObject, gopc), 0, NULL},
+    {"gopcpc", Py_T_LONGLONG, offsetof(GObject, gopcpc), 0, NULL},
+    {"parentgoid", Py_T_LONGLONG, offsetof(GObject, parentgoid), 0, NULL},
+    {"parent", Py_T_OBJECT_EX, offsetof(GObject, parent), 0, NULL},
     {NULL},
 };
 
@@ -1692,6 +1709,28 @@ trace_call(PyObject *tr, PyObject *kind, PyObject *m, PyObject *gp)
     return 0;
 }
 
+/* tr.event(kind, m, gp, None, arg): the reason of a GoStop or GoBlock */
+static int
+trace_call_arg(PyObject *tr, PyObject *kind, PyObject *m, PyObject *gp, PyObject *arg)
+{
+    PyObject *args[6] = {tr, kind, m, gp, Py_None, arg};
+    PyObject *r = PyObject_VectorcallMethod(str_event, args, 6, NULL);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* GoBlock with the wait reason */
+static int
+trace_goblock(PyObject *tr, PyObject *m, GObject *g)
+{
+    PyObject *wr = Py_NewRef(g->waitreason);
+    int r = trace_call_arg(tr, str_GoBlock, m, (PyObject *)g, wr);
+    Py_DECREF(wr);
+    return r;
+}
+
 /* The same, reading s.trace now (ready, newproc, goexit0). */
 static int
 trace_event(SchedObject *s, PyObject *kind, PyObject *m, PyObject *gp)
@@ -1965,7 +2004,7 @@ schedule(PyObject *mod, PyObject *mo)
                 atomic_store_explicit(&g->status, Gwaiting, memory_order_release);
                 g->waitsince = s->now;
                 Py_SETREF(m->curg, Py_NewRef(Py_None));
-                if (tr != NULL && trace_call(tr, str_GoBlock, mo, gp) < 0) {
+                if (tr != NULL && trace_goblock(tr, mo, g) < 0) {
                     chan_parkcommit(req);
                     Py_DECREF(req);
                     goto out;
@@ -1979,7 +2018,8 @@ schedule(PyObject *mod, PyObject *mo)
                 Py_DECREF(req);
                 atomic_store_explicit(&g->status, Grunnable, memory_order_release);
                 Py_SETREF(m->curg, Py_NewRef(Py_None));
-                if (tr != NULL && trace_call(tr, str_GoStop, mo, gp) < 0)
+                if (tr != NULL && trace_call_arg(tr, str_GoStop, mo, gp,
+                                                 atomic_load(&g->preempt) ? str_preempted : str_Gosched) < 0)
                     goto out;
                 /* without sched.lock: this M holds a P and looks at the global
                    queue itself, so no wake-up can be lost */
@@ -1998,7 +2038,7 @@ schedule(PyObject *mod, PyObject *mo)
                 atomic_store_explicit(&g->status, Gwaiting, memory_order_release);
                 g->waitsince = s->now;
                 Py_SETREF(m->curg, Py_NewRef(Py_None));
-                if (tr != NULL && trace_call(tr, str_GoBlock, mo, gp) < 0) {
+                if (tr != NULL && trace_goblock(tr, mo, g) < 0) {
                     Py_DECREF(req);
                     goto out;
                 }
@@ -2146,10 +2186,30 @@ gfget_c(SchedObject *s, PObject *pp)
     return gp;
 }
 
+/* The creation site (Go's gopc): the code object and byte offset of the
+   Python frame `up` frames above the running one (0: the caller of go, a C
+   function; 1: the caller's caller, as proc.newproc's _getframe(2)). */
+static void
+record_gopc(GObject *g, int up)
+{
+    PyFrameObject *f = PyEval_GetFrame();         /* borrowed */
+    PyFrameObject *back = NULL;
+    if (f != NULL && up > 0)
+        f = back = PyFrame_GetBack(f);            /* new reference */
+    if (f == NULL) {
+        Py_SETREF(g->gopc, Py_NewRef(Py_None));
+        g->gopcpc = -1;
+        return;
+    }
+    Py_SETREF(g->gopc, (PyObject *)PyFrame_GetCode(f));
+    g->gopcpc = PyFrame_GetLasti(f);
+    Py_XDECREF(back);
+}
+
 /* newproc: a G for coro in m's P's runnext (the global queue without a P).
-   Returns the G (a new reference). */
+   Returns the G (a new reference).  up: see record_gopc. */
 static PyObject *
-newproc_c(PyObject *coro, PyObject *mo, PyObject *s_arg)
+newproc_c(PyObject *coro, PyObject *mo, PyObject *s_arg, int up)
 {
     MObject *m = IS_NONE(mo) ? NULL : AS_M(mo);
     PyObject *so;
@@ -2200,10 +2260,19 @@ newproc_c(PyObject *coro, PyObject *mo, PyObject *s_arg)
     }
     Py_SETREF(g->coro, Py_NewRef(coro));
     atomic_store(&g->status, Grunnable);
-    if (trace_event(s, str_GoCreate, mo, gp) < 0)
-        goto error;
-    if (!IS_NONE(cfg.newproc_extra) && void2(cfg.newproc_extra, gp, mo != NULL ? mo : Py_None) < 0)
-        goto error;
+    record_gopc(g, up);
+    PyObject *cg = m != NULL ? m->curg : Py_None;    /* its creator (a G or None) */
+    Py_SETREF(g->parent, Py_NewRef(cg));
+    g->parentgoid = Py_IS_TYPE(cg, &GType) ? AS_G(cg)->goid : 0;
+    PyObject *tr = trace_ref(s);
+    if (tr != NULL) {
+        PyObject *args[3] = {tr, mo != NULL ? mo : Py_None, gp};
+        PyObject *r = PyObject_VectorcallMethod(str_gocreate, args, 3, NULL);
+        Py_DECREF(tr);
+        if (r == NULL)
+            goto error;
+        Py_DECREF(r);
+    }
     if (pp == NULL || s->global_only) {
         if (void2(cfg.globrunqput_wake, so, gp) < 0)
             goto error;
@@ -2234,7 +2303,7 @@ newproc(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     }
     if (!IS_NONE(args[1]) && check_m(args[1]) < 0)
         return NULL;
-    return newproc_c(args[0], args[1], nargs > 2 ? args[2] : NULL);
+    return newproc_c(args[0], args[1], nargs > 2 ? args[2] : NULL, 1);
 }
 
 /* fn returns something to await, by the cheap test (proc.is_async does the rest). */
@@ -2292,7 +2361,7 @@ go(PyObject *mod, PyObject *const *args, size_t nargsf, PyObject *kwnames)
         }
     }
     Py_XDECREF(what);
-    PyObject *gp = newproc_c(coro, (PyObject *)m, NULL);
+    PyObject *gp = newproc_c(coro, (PyObject *)m, NULL, 0);
     Py_DECREF(coro);
     if (gp == NULL)
         return NULL;
@@ -3829,6 +3898,7 @@ typedef struct {
     const char *doc;
     const char *sig;              /* __text_signature__ */
     PyMethodDef def;              /* for bound methods (obj.meth without a call) */
+    char bounddoc[512];           /* "name($self, ...)\n--\n\ndoc": the bound method's signature and doc */
 } CMethodDef;
 
 typedef struct {
@@ -3902,23 +3972,23 @@ CMETHOD_BOUND(bound_close, 5)
 #define BOUND_DEF(NAME, FN) {NAME, (PyCFunction)(void (*)(void))FN, METH_FASTCALL | METH_KEYWORDS, NULL}
 static CMethodDef chan_cmethods[] = {
     {"send", Chan_send, "v", "Send v; block until a receiver takes it or there is buffer space.",
-     "($self, v)", BOUND_DEF("send", bound_send)},
+     "(self, v)", BOUND_DEF("send", bound_send)},
     {"recv", Chan_recv, NULL,
      "`v = await ch.recv()`: the next value; None once the channel is closed\n"
      "and drained (Go's zero value; `recv_ok` tells the two apart).  Blocks\n"
-     "until a sender or the buffer has a value.", "($self)", BOUND_DEF("recv", bound_recv)},
+     "until a sender or the buffer has a value.", "(self)", BOUND_DEF("recv", bound_recv)},
     {"recv_ok", Chan_recv_ok, NULL,
      "`v, ok = await ch.recv_ok()`: (value, True), or (None, False) once closed and drained.",
-     "($self)", BOUND_DEF("recv_ok", bound_recv_ok)},
+     "(self)", BOUND_DEF("recv_ok", bound_recv_ok)},
     {"try_send", Chan_try_send, "v",
      "Non-blocking send (Go's `select { case c <- v: default: }`): True if sent.",
-     "($self, v)", BOUND_DEF("try_send", bound_try_send)},
+     "(self, v)", BOUND_DEF("try_send", bound_try_send)},
     {"try_recv", Chan_try_recv, NULL,
      "Non-blocking receive: (value, ok, selected).  selected is False if it would block.",
-     "($self)", BOUND_DEF("try_recv", bound_try_recv)},
+     "(self)", BOUND_DEF("try_recv", bound_try_recv)},
     {"close", Chan_close, NULL,
      "Close: receivers drain the buffer then get (None, False); blocked senders raise.",
-     "($self)", BOUND_DEF("close", bound_close)},
+     "(self)", BOUND_DEF("close", bound_close)},
     {NULL},
 };
 #undef BOUND_DEF
@@ -3988,7 +4058,9 @@ chan_add_cmethods(void)
         m->d = d;
         m->type = &ChanType;
         m->vectorcall = (vectorcallfunc)CMethod_vectorcall;
-        d->def.ml_doc = d->doc;
+        /* the bound method: "(self, v)" -> "send($self, v)\n--\n\n" + doc */
+        PyOS_snprintf(d->bounddoc, sizeof d->bounddoc, "%s($%s\n--\n\n%s", d->name, d->sig + 1, d->doc);
+        d->def.ml_doc = d->bounddoc;
         int r = PyDict_SetItemString(dict, d->name, (PyObject *)m);
         Py_DECREF(m);
         if (r < 0) {
@@ -4076,6 +4148,9 @@ intern_strings(void)
     S(str_GoUnblock, "GoUnblock");
     S(str_GoDestroy, "GoDestroy");
     S(str_GoCreate, "GoCreate");
+    S(str_gocreate, "gocreate");
+    S(str_preempted, "preempted");
+    S(str_Gosched, "Gosched");
     S(str_result, "result");
     S(str_qualname, "__qualname__");
     S(str_chan_send, "chan send");

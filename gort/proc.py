@@ -1157,7 +1157,7 @@ def steal_work(m: M, pp: P, now: float) -> tuple[Optional[G], bool, float, float
             if gp is not None:
                 s.nsteals += 1
                 if s.trace is not None:
-                    s.trace.event("Steal", m, gp, p2, (pp.id, len(pp.runq) + 1))
+                    s.trace.event("Steal", m, gp, p2, (pp.id, pp.runqsize() + 1))
                 return gp, False, now, polluntil
     return None, False, now, polluntil
 
@@ -1290,10 +1290,16 @@ if C is not None:
         globrunqput_wake=globrunqput_wake, globrunqput_locked=_globrunqput_locked,
         runqspill=_runqspill, gfput=gfput, gfget=gfget, newgoid=_newgoid,
         goexit_locked=_goexit_locked, nogo=_nogo, check_async=check_async,
-        as_coroutine=as_coroutine, newproc_extra=None,
+        as_coroutine=as_coroutine,
     )
     _CParkToken = C.ChanOp
-    schedule = C.schedule                    # noqa: F811
+    _c_schedule = C.schedule
+
+    def schedule(m: M) -> None:              # noqa: F811
+        """The M's own loop (its g0), as above; the loop itself is C's
+        (gort._accel.schedule).  This frame stays so that stacks show g0."""
+        _c_schedule(m)
+
     ready = C.ready                          # noqa: F811
     newproc = C.newproc                      # noqa: F811
     go = C.go                                # noqa: F811
