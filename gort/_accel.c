@@ -45,6 +45,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sched.h>
+#include <time.h>
 
 #if PY_VERSION_HEX < 0x030B0000
 #error "gort._accel needs CPython 3.11 or later"
@@ -1663,6 +1664,350 @@ current_m(void)
     return (MObject *)tls_m;
 }
 
+/* ================================================================ timers (timers.py) */
+
+/* timers.TimersCore: one P's 4-ary min-heap of (when, gen, timer) entries,
+   with `whens` mirroring the deadlines as floats (the sift compares those).
+   The Python subclass timers.Timers adds the lock (mu, held by every caller
+   of push/pop/popdue) and the running of due timers.  nheap is len(heap),
+   readable without the lock: schedule's check. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *heap;
+    PyObject *whens;
+    _Atomic Py_ssize_t nheap;
+    Py_ssize_t len;               /* live timers (what checkdead and handoffp look at) */
+    Py_ssize_t zombies;           /* stopped timers still in the heap */
+} TimersObject;
+
+static PyTypeObject TimersCoreType;
+#define AS_T(o) ((TimersObject *)(o))
+
+static PyObject *
+TimersCore_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    TimersObject *ts = (TimersObject *)type->tp_alloc(type, 0);
+    if (ts == NULL)
+        return NULL;
+    ts->heap = PyList_New(0);
+    ts->whens = PyList_New(0);
+    atomic_init(&ts->nheap, 0);
+    if (ts->heap == NULL || ts->whens == NULL) {
+        Py_DECREF(ts);
+        return NULL;
+    }
+    return (PyObject *)ts;
+}
+
+static int
+TimersCore_init(TimersObject *ts, PyObject *args, PyObject *kwds)
+{
+    if (PyTuple_GET_SIZE(args) != 0 || (kwds != NULL && PyDict_GET_SIZE(kwds) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "TimersCore() takes no arguments");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+TimersCore_traverse(TimersObject *ts, visitproc visit, void *arg)
+{
+    Py_VISIT(ts->heap);
+    Py_VISIT(ts->whens);
+    return 0;
+}
+
+static int
+TimersCore_clear(TimersObject *ts)
+{
+    Py_CLEAR(ts->heap);
+    Py_CLEAR(ts->whens);
+    return 0;
+}
+
+static void
+TimersCore_dealloc(TimersObject *ts)
+{
+    PyObject_GC_UnTrack(ts);
+    TimersCore_clear(ts);
+    Py_TYPE(ts)->tp_free((PyObject *)ts);
+}
+
+static PyObject *TimersCore_get_heap(TimersObject *ts, void *c) { return read_ref((PyObject *)ts, &ts->heap); }
+static PyObject *TimersCore_get_whens(TimersObject *ts, void *c) { return read_ref((PyObject *)ts, &ts->whens); }
+
+/* heap and whens are replaced whole by clean() and move_timers (mu held) */
+static int
+timers_set_list(TimersObject *ts, PyObject **field, PyObject *v, int is_heap)
+{
+    if (v == NULL || !PyList_CheckExact(v)) {
+        PyErr_SetString(PyExc_TypeError, "Timers.heap and Timers.whens are lists");
+        return -1;
+    }
+    PyObject *old;
+    CS_BEGIN((PyObject *)ts);
+    old = *field;
+    *field = Py_NewRef(v);
+    if (is_heap)
+        atomic_store(&ts->nheap, PyList_GET_SIZE(v));
+    CS_END();
+    Py_XDECREF(old);
+    return 0;
+}
+
+static int TimersCore_set_heap(TimersObject *ts, PyObject *v, void *c) { return timers_set_list(ts, &ts->heap, v, 1); }
+static int TimersCore_set_whens(TimersObject *ts, PyObject *v, void *c) { return timers_set_list(ts, &ts->whens, v, 0); }
+
+static inline double
+when_at(PyObject *whens, Py_ssize_t i)
+{
+    PyObject *w = PyList_GET_ITEM(whens, i);
+    return PyFloat_CheckExact(w) ? PyFloat_AS_DOUBLE(w) : PyFloat_AsDouble(w);
+}
+
+static int
+timers_lists(TimersObject *ts)
+{
+    if (!PyList_CheckExact(ts->heap) || !PyList_CheckExact(ts->whens)
+            || PyList_GET_SIZE(ts->heap) != PyList_GET_SIZE(ts->whens)) {
+        PyErr_SetString(PyExc_RuntimeError, "Timers: heap and whens out of step");
+        return -1;
+    }
+    return 0;
+}
+
+/* push(e) (mu held): sift e = (when, gen, timer) up from the end. */
+static int
+timers_push(TimersObject *ts, PyObject *e)
+{
+    if (!PyTuple_Check(e) || PyTuple_GET_SIZE(e) < 1) {
+        PyErr_SetString(PyExc_TypeError, "a timer heap entry is (when, gen, timer)");
+        return -1;
+    }
+    if (timers_lists(ts) < 0)
+        return -1;
+    PyObject *h = ts->heap, *ws = ts->whens, *wo = PyTuple_GET_ITEM(e, 0);
+    double w = PyFloat_AsDouble(wo);
+    if (w == -1.0 && PyErr_Occurred())
+        return -1;
+    if (PyList_Append(h, e) < 0)
+        return -1;
+    if (PyList_Append(ws, wo) < 0) {
+        PyList_SetSlice(h, PyList_GET_SIZE(h) - 1, PyList_GET_SIZE(h), NULL);
+        return -1;
+    }
+    Py_ssize_t i = PyList_GET_SIZE(h) - 1;
+    while (i > 0) {
+        Py_ssize_t p = (i - 1) >> 2;             /* the parent in a 4-ary heap */
+        if (w >= when_at(ws, p))
+            break;
+        PyList_SetItem(h, i, Py_NewRef(PyList_GET_ITEM(h, p)));
+        PyList_SetItem(ws, i, Py_NewRef(PyList_GET_ITEM(ws, p)));
+        i = p;
+    }
+    PyList_SetItem(h, i, Py_NewRef(e));
+    PyList_SetItem(ws, i, Py_NewRef(wo));
+    atomic_store(&ts->nheap, PyList_GET_SIZE(h));
+    return 0;
+}
+
+/* pop() (mu held): take the earliest entry; the last one sifts down from the top. */
+static PyObject *
+timers_pop(TimersObject *ts)
+{
+    if (timers_lists(ts) < 0)
+        return NULL;
+    PyObject *h = ts->heap, *ws = ts->whens;
+    Py_ssize_t n = PyList_GET_SIZE(h);
+    if (n == 0) {
+        PyErr_SetString(PyExc_IndexError, "pop from an empty timer heap");
+        return NULL;
+    }
+    PyObject *top = Py_NewRef(PyList_GET_ITEM(h, 0));
+    PyObject *last = Py_NewRef(PyList_GET_ITEM(h, n - 1));
+    PyObject *lastw = Py_NewRef(PyList_GET_ITEM(ws, n - 1));
+    double lw = when_at(ws, n - 1);
+    if (PyList_SetSlice(h, n - 1, n, NULL) < 0 || PyList_SetSlice(ws, n - 1, n, NULL) < 0) {
+        Py_DECREF(top);
+        Py_DECREF(last);
+        Py_DECREF(lastw);
+        return NULL;
+    }
+    n--;
+    if (n == 0) {
+        Py_DECREF(last);
+        Py_DECREF(lastw);
+        atomic_store(&ts->nheap, 0);
+        return top;
+    }
+    Py_ssize_t i = 0;
+    for (;;) {
+        Py_ssize_t c = (i << 2) + 1, best;    /* the first of up to four children */
+        if (c >= n)
+            break;
+        best = c;
+        double bw = when_at(ws, c);
+        Py_ssize_t end = c + 4 < n ? c + 4 : n;
+        for (Py_ssize_t j = c + 1; j < end; j++) {
+            double x = when_at(ws, j);
+            if (x < bw) {
+                best = j;
+                bw = x;
+            }
+        }
+        if (bw >= lw)
+            break;
+        PyList_SetItem(h, i, Py_NewRef(PyList_GET_ITEM(h, best)));
+        PyList_SetItem(ws, i, Py_NewRef(PyList_GET_ITEM(ws, best)));
+        i = best;
+    }
+    PyList_SetItem(h, i, last);
+    PyList_SetItem(ws, i, lastw);
+    atomic_store(&ts->nheap, n);
+    return top;
+}
+
+static PyObject *
+TimersCore_push(TimersObject *ts, PyObject *e)
+{
+    if (timers_push(ts, e) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+TimersCore_pop(TimersObject *ts, PyObject *u)
+{
+    return timers_pop(ts);
+}
+
+/* popdue(now, max) (mu held): the entries due by now, earliest first, at most max. */
+static PyObject *
+TimersCore_popdue(TimersObject *ts, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "popdue(now, max)");
+        return NULL;
+    }
+    double now = PyFloat_AsDouble(args[0]);
+    Py_ssize_t max = PyLong_AsSsize_t(args[1]);
+    if ((now == -1.0 || max == -1) && PyErr_Occurred())
+        return NULL;
+    if (timers_lists(ts) < 0)
+        return NULL;
+    PyObject *due = PyList_New(0);
+    if (due == NULL)
+        return NULL;
+    while (PyList_GET_SIZE(due) < max && PyList_GET_SIZE(ts->whens) > 0 && when_at(ts->whens, 0) <= now) {
+        PyObject *e = timers_pop(ts);
+        if (e == NULL || PyList_Append(due, e) < 0) {
+            Py_XDECREF(e);
+            Py_DECREF(due);
+            return NULL;
+        }
+        Py_DECREF(e);
+    }
+    return due;
+}
+
+/* The earliest deadline, 0.0 if none: without mu (a hint), as the Python twin. */
+static double
+timers_wake_time(TimersObject *ts)
+{
+    double w = 0.0;
+    PyObject *ws = read_ref((PyObject *)ts, &ts->whens);
+    if (ws == NULL)
+        return 0.0;
+    CS_BEGIN(ws);
+    if (PyList_CheckExact(ws) && PyList_GET_SIZE(ws) > 0)
+        w = when_at(ws, 0);
+    CS_END();
+    Py_DECREF(ws);
+    if (w == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        w = 0.0;
+    }
+    return w;
+}
+
+static PyObject *
+TimersCore_wake_time(TimersObject *ts, PyObject *u)
+{
+    return PyFloat_FromDouble(timers_wake_time(ts));
+}
+
+static PyMemberDef TimersCore_members[] = {
+    {"len", Py_T_PYSSIZET, offsetof(TimersObject, len), 0, NULL},
+    {"zombies", Py_T_PYSSIZET, offsetof(TimersObject, zombies), 0, NULL},
+    {NULL},
+};
+
+static PyGetSetDef TimersCore_getset[] = {
+    {"heap", (getter)TimersCore_get_heap, (setter)TimersCore_set_heap, "(when, gen, timer) entries", NULL},
+    {"whens", (getter)TimersCore_get_whens, (setter)TimersCore_set_whens, "the entries' deadlines", NULL},
+    {NULL},
+};
+
+static PyMethodDef TimersCore_methods[] = {
+    {"push", (PyCFunction)TimersCore_push, METH_O, "push(e) (mu held): add an entry."},
+    {"pop", (PyCFunction)TimersCore_pop, METH_NOARGS, "pop() (mu held): take the earliest entry."},
+    {"popdue", (PyCFunction)(void (*)(void))TimersCore_popdue, METH_FASTCALL,
+     "popdue(now, max) (mu held): the entries due by now, earliest first, at most max."},
+    {"wake_time", (PyCFunction)TimersCore_wake_time, METH_NOARGS,
+     "Earliest deadline, 0 if none; safe to call without the lock (a hint)."},
+    {NULL},
+};
+
+static PyTypeObject TimersCoreType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "gort.timers.TimersCore",
+    .tp_doc = "One P's 4-ary timer heap: the C twin of gort.timers.TimersCore.",
+    .tp_basicsize = sizeof(TimersObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
+    .tp_new = TimersCore_new,
+    .tp_init = (initproc)TimersCore_init,
+    .tp_dealloc = (destructor)TimersCore_dealloc,
+    .tp_traverse = (traverseproc)TimersCore_traverse,
+    .tp_clear = (inquiry)TimersCore_clear,
+    .tp_members = TimersCore_members,
+    .tp_getset = TimersCore_getset,
+    .tp_methods = TimersCore_methods,
+};
+
+static double
+monotonic_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);       /* time.monotonic's clock */
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* schedule's look at pp's timers (timers.check_p's fast part): call check_p
+   only when one is due or zombies need cleaning.  pp.timers is read
+   borrowed: it is replaced only when sysmon retires the P, and the fresh P
+   then holds the old heap, so the object stays alive. */
+static int
+timers_check(PyObject *mo, PObject *pp)
+{
+    PyObject *tso = pp->timers;
+    if (!PyObject_TypeCheck(tso, &TimersCoreType)) {
+        if (IS_NONE(tso))
+            return 0;
+        return void2(cfg.check_timers, mo, (PyObject *)pp);   /* not ours: the Python twin decides */
+    }
+    TimersObject *ts = AS_T(tso);
+    Py_ssize_t n = atomic_load_explicit(&ts->nheap, memory_order_relaxed);
+    if (n == 0)
+        return 0;
+    if (ts->zombies > n / 4)
+        return void2(cfg.check_timers, mo, (PyObject *)pp);
+    double w = timers_wake_time(ts);
+    if (w == 0.0 || w > monotonic_now())
+        return 0;
+    return void2(cfg.check_timers, mo, (PyObject *)pp);
+}
+
+
 /* ================================================================ the scheduler (proc.py) */
 
 #define FAIRNESS_TICK 61          /* schedtick % 61: look at the global queue first */
@@ -1886,17 +2231,8 @@ schedule(PyObject *mod, PyObject *mo)
         }
         else {
             PObject *pp = AS_P(ppo);
-            PyObject *ts = read_ref(ppo, &pp->timers);
-            if (ts != NULL && ts != Py_None) {       /* if pp.timers.heap: check them */
-                PyObject *heap = PyObject_GetAttrString(ts, "heap");
-                int nonempty = heap != NULL ? PyObject_IsTrue(heap) : -1;
-                Py_XDECREF(heap);
-                if (nonempty < 0 || (nonempty && void2(cfg.check_timers, mo, ppo) < 0)) {
-                    Py_DECREF(ts);
-                    goto out;
-                }
-            }
-            Py_XDECREF(ts);
+            if (timers_check(mo, pp) < 0)             /* if pp.timers.heap: check_p */
+                goto out;
             if (pp->schedtick % FAIRNESS_TICK == 0 && gqueue_len(grunq))
                 gp = globrunqget_c(s, pp, 1);
             if (gp == NULL)
@@ -4168,7 +4504,7 @@ accel_exec(PyObject *mod)
         {"G", &GType}, {"P", &PType}, {"MCore", &MCoreType}, {"SchedCore", &SchedCoreType},
         {"GQueue", &GQueueType}, {"YieldOp", &YieldOpType}, {"Sudog", &SudogType},
         {"SelSudog", &SelSudogType}, {"ChanOp", &ChanOpType}, {"ChanLock", &ChanLockType},
-        {"CMethod", &CMethodType}, {"Chan", &ChanType},
+        {"CMethod", &CMethodType}, {"Chan", &ChanType}, {"TimersCore", &TimersCoreType},
         {NULL, NULL},
     };
     SelSudogType.tp_base = &SudogType;

@@ -29,23 +29,3 @@ def accelerated() -> bool:
     when the pure-Python modules do (GORT_PUREPY=1, or it was not built)."""
     return C is not None
 
-
-def _stale_build() -> Optional[str]:
-    """In a source checkout: a built module older than gort/_accel.c (an
-    editable install builds it once; `pip install -e .` again rebuilds it)."""
-    if C is None:
-        return None
-    here = os.path.dirname(os.path.abspath(__file__))
-    src = os.path.join(here, "_accel.c")
-    try:
-        if os.path.getmtime(src) > os.path.getmtime(C.__file__):
-            return f"gort: {C.__file__} is older than {src}: rebuild it (pip install -e .)"
-    except (OSError, AttributeError):
-        pass
-    return None
-
-
-_stale = _stale_build()
-if _stale is not None:
-    import sys
-    print(_stale, file=sys.stderr)

@@ -24,7 +24,7 @@ from gort import accel
 from gort.g import G, _Grunnable
 from gort.p import RUNQ_SIZE, P, _Prunning, runqget, runqlist, runqput, runqsteal
 from gort.sched import GQueue
-from helpers import run_bounded
+from helpers import run_bounded, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 C = accel.C
@@ -324,9 +324,14 @@ def test_many_senders_many_receivers_every_value_once(switchy, procs, cap):
 
 
 def test_close_wakes_every_parked_sender_and_receiver(switchy):
+    """20 receivers park; 30 senders come: 20 hand over, 10 park; close wakes
+    those 10, which raise."""
+    def parked(reason):
+        return sum(1 for g in list(gort.proc.cursched().allgs) if g.status == 4 and g.waitreason == reason)
+
     async def main():
         ch = gort.Chan()
-        res = gort.Chan(40)
+        res = gort.Chan(50)
 
         async def sender():
             try:
@@ -341,10 +346,10 @@ def test_close_wakes_every_parked_sender_and_receiver(switchy):
 
         for _ in range(20):
             gort.go(receiver)
+        await wait_until(lambda: parked("chan receive") == 20, "20 receivers parked")
         for _ in range(30):
             gort.go(sender)
-        for _ in range(200):
-            await gort.gosched()
+        await wait_until(lambda: parked("chan send") == 10 and len(res) == 40, "10 senders parked")
         ch.close()
         return sorted(map(str, [await res.recv() for _ in range(50)]))
 
