@@ -9,9 +9,9 @@ PY313 ?= $(PYENV_ROOT)/versions/3.13.0/bin/python
 PYTEST_ARGS ?= -q -p no:cacheprovider
 # Every interpreter `make test` covers; 3.14t and 3.13t are free-threaded builds.
 PYTHONS ?= 3.11 3.13 3.14 3.14t 3.13t
-# The suite runs once per mode on each interpreter.  When gort gets a compiled module this
-# becomes `default purepy` (purepy = GORT_PUREPY=1), with nothing else to change here.
-MODES ?= default
+# The suite runs once per mode on each interpreter: default (the C accelerator, gort/_accel.c,
+# when built) and purepy (GORT_PUREPY=1: the pure-Python modules).
+MODES ?= default purepy
 export PY311 PY313 PYTEST_ARGS MODES
 
 .PHONY: test test-311 test-313 test-314 test-314t test-313t test-ft demo bench lint clean
@@ -74,4 +74,4 @@ lint:
 
 # The interpreters themselves stay cached under /opt (see README, "Supported Pythons").
 clean:
-	rm -rf .venv .venv-3.13 .venv-3.14 .venv-3.14t .venv-3.13t .venv-ft .venv-bench build *.egg-info
+	rm -rf .venv .venv-3.13 .venv-3.14 .venv-3.14t .venv-3.13t .venv-ft .venv-bench build *.egg-info gort/*.so

@@ -50,7 +50,8 @@ if [ ! -x "$VENV/bin/python" ] || [ "$("$VENV/bin/python" -c 'import sys; print(
 fi
 # pip only when pyproject.toml changed since the last install (saves seconds per run).
 stamp="$VENV/.gort-installed"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+# (and when the C accelerator's source changed: an editable install builds it once)
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ] || [ gort/_accel.c -nt "$stamp" ]; then
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]' >&2
   touch "$stamp"
 fi
