@@ -5,24 +5,47 @@
  * function here has a Python twin with the same name, the same structure and
  * the same behaviour, and the Python modules pick this module's version at
  * import time unless GORT_PUREPY=1 (gort/accel.py).  Read the Python twin
- * first; the C follows it line by line, with Go's data structures where
- * Python could not have them (the run queue is Go's lock-free ring).
+ * first; the C follows it step by step, with Go's data structures where
+ * Python could not have them (the run queue is Go's lock-free ring).  What is
+ * not here stays Python and is called back (configure()): find_runnable's
+ * slow path, stealing, M start/stop/wake/hand-off, sysmon, syscalls,
+ * procresize, select, sync, context, net, tracing.
  *
- *   C here                   Go (runtime/)                     Python twin
- *   ----------------------   -------------------------------   -----------------------------
- *   G (type)                 runtime2.go type g                g.G
- *   P (type), its ring       runtime2.go type p; runq,         p.P (a deque: Python has no CAS)
- *                            runqhead/runqtail, runnext
- *   runqput / runqputslow    proc.go runqput, runqputslow      p.runqput / p.runqputslow
- *   runqget                  proc.go runqget                   p.runqget
- *   runqgrab / runqsteal     proc.go runqgrab, runqsteal       p.runqgrab / p.runqsteal
- *   runqdrain                proc.go runqdrain                 p.runqdrain
- *   runqlist / runnextg      (dumps and tests)                 p.runqlist / p.runnextg
- *   MCore (type)             runtime2.go type m (hot fields)   m.MCore
- *   SchedCore (type)         runtime2.go type schedt (hot      sched.SchedCore
- *                            fields), globrunqput*, globrunqget
- *   GQueue (type)            schedt.runq (gQueue)              collections.deque
- *   set_m                    (getg().m)                        proc._tls.m
+ *   C here                     Go (runtime/)                      Python twin
+ *   -------------------------  ---------------------------------  ------------------------------
+ *   G (type)                   runtime2.go type g                 g.G
+ *   P (type), its ring         runtime2.go type p: runq,          p.P (a deque: Python has no CAS)
+ *                              runqhead, runqtail, runnext
+ *   runqput, runqputslow_c     proc.go runqput, runqputslow       p.runqput, p.runqputslow
+ *   runqget                    proc.go runqget                    p.runqget
+ *   runqgrab, runqsteal        proc.go runqgrab, runqsteal        p.runqgrab, p.runqsteal
+ *   runqdrain                  proc.go runqdrain                  p.runqdrain
+ *   runqlist, runnextg         (dumps and tests)                  p.runqlist, p.runnextg
+ *   MCore (type)               runtime2.go type m (hot fields)    m.MCore (m.M adds the rest)
+ *   SchedCore (type):          runtime2.go type schedt (hot       sched.SchedCore (sched.Sched
+ *     globrunqput*, globrunqget  fields); proc.go globrunqget      adds the rest)
+ *   GQueue (type)              schedt.runq (gQueue)               collections.deque
+ *   set_m                      getg().m                           proc._tls.m (proc.mstart sets both)
+ *   schedule                   proc.go schedule, findRunnable's   proc.schedule
+ *                              fast path, execute
+ *   goexit0_c, gfput_c         proc.go goexit0, gfput             proc.goexit0, proc.gfput
+ *   ready                      proc.go ready (goready)            proc.ready
+ *   newproc, go                proc.go newproc, newproc1          proc.newproc, proc.go
+ *   runqput_or_spill           runqput + runqputslow's batch      proc.runqput_or_spill
+ *   gosched (YieldOp)          proc.go Gosched                    proc.gosched
+ *   preempt_point (YieldOp)    the stackguard0 preemption check   proc.preempt_point
+ *   park_forever (YieldOp)     gopark(nil, ...) forever           proc.park_forever
+ *   Chan (type)                chan.go hchan                      chan.Chan
+ *   Sudog, SelSudog (types)    runtime2.go sudog                  chan.Sudog, chan.SelSudog
+ *   ChanOp (type): chansend,   chan.go chansend, chanrecv,        Chan.send, Chan.recv (generators)
+ *     chanrecv, chan_parkcommit  chanparkcommit
+ *   Chan.try_send/try_recv     selectnbsend, selectnbrecv         Chan.try_send, Chan.try_recv
+ *   Chan.close                 chan.go closechan                  Chan.close
+ *   waitq_enqueue/dequeue      chan.go waitq.enqueue/dequeue      Chan._enqueue_*, Chan._dequeue_*
+ *   waitq_remove               select.go (dequeueSudoG)           Chan._remove
+ *   TimersCore (type): push,   time.go timers: siftUp, siftDown,  timers.TimersCore (timers.Timers
+ *     pop, popdue, wake_time     the due timers of run              adds the lock and running them)
+ *   timers_check               findRunnable's timer check         timers.check_p's fast part
  *
  * Concurrency (correct without the GIL, free-threaded CPython):
  * - The ring: only the owner P writes slots and stores runqtail (release);
@@ -31,10 +54,15 @@
  *   and runnext hold one strong reference per G; a successful CAS hands it to
  *   the consumer.
  * - Status words (G.status, G.preempt, P.status, P.preempt) are C11 atomics,
- *   exposed to Python through getters and setters.
+ *   exposed to Python through getters and setters; ready() CASes
+ *   _Gwaiting -> _Grunnable.
+ * - A channel has its own lock (PyMutex from 3.13; see chanlock_t for 3.11),
+ *   held across a park until the M's chanparkcommit, as Go's hchan.lock.
  * - Other object fields belong to one thread at a time (gort's ownership rules,
- *   see proc.py's header); Python reads them through member descriptors, which
- *   on free-threaded builds take a reference safely against a concurrent store.
+ *   see proc.py's header).  A field another thread may replace at any time
+ *   (a G's coroutine at shutdown, the tracer) is read inside the object's
+ *   critical section (read_ref), as the member descriptors Python reads them
+ *   through do.
  * - ftlock guards short C-only critical sections (no Python code, no GIL
  *   release inside): with the GIL those are atomic already, so it is a
  *   PyMutex in free-threaded builds only.
@@ -129,6 +157,7 @@ static struct {
     PyObject *runqspill, *gfput, *gfget, *newgoid, *goexit_locked, *nogo;
     PyObject *check_async, *as_coroutine;
     PyObject *ClosedChannelError;
+    PyObject *RTimer, *goroutine_ready, *not_seconds;   /* time.py: timers.Timer, its function, the TypeError */
 } cfg;
 
 static const struct { const char *name; PyObject **slot; } cfg_names[] = {
@@ -145,6 +174,7 @@ static const struct { const char *name; PyObject **slot; } cfg_names[] = {
     {"newgoid", &cfg.newgoid}, {"goexit_locked", &cfg.goexit_locked}, {"nogo", &cfg.nogo},
     {"check_async", &cfg.check_async}, {"as_coroutine", &cfg.as_coroutine},
     {"ClosedChannelError", &cfg.ClosedChannelError},
+    {"RTimer", &cfg.RTimer}, {"goroutine_ready", &cfg.goroutine_ready}, {"not_seconds", &cfg.not_seconds},
     {NULL, NULL},
 };
 
@@ -273,7 +303,7 @@ lookup_attr(PyObject *o, PyObject *name, PyObject **result)
 static PyObject *str_event, *str_trap, *str_acquire, *str_release, *str_empty;
 static PyObject *str_GoStart, *str_GoStop, *str_GoBlock, *str_GoUnblock, *str_GoDestroy;
 static PyObject *str_GoCreate, *str_result, *str_qualname, *str_gocreate, *str_preempted, *str_Gosched;
-static PyObject *str_chan_send, *str_chan_receive;
+static PyObject *str_chan_send, *str_chan_receive, *str_gort_sleep, *int_zero;
 
 /* ================================================================ G */
 
@@ -2172,6 +2202,10 @@ goexit0_c(MObject *m, SchedObject *s, PyObject *gp, PyObject *value)
 
 static PyTypeObject ChanOpType;
 static int chan_parkcommit(PyObject *op);
+static int chanop_parked(PyObject *op);
+static PyTypeObject SleepOpType;
+static int sleepop_parked(PyObject *op);
+static int sleepop_commit(PyObject *op);
 
 /* schedule(m): the M's own loop (its g0), proc.schedule's twin: find a G, run
    it until it gives control back, repeat.  findRunnable's fast path (timers,
@@ -2334,7 +2368,7 @@ schedule(PyObject *mod, PyObject *mo)
                 break;
             }
             PyTypeObject *t = Py_TYPE(req);
-            if (t == &ChanOpType) {
+            if (t == &ChanOpType && chanop_parked(req)) {
                 /* a channel operation parks: chanparkcommit unlocks the channel
                    once the G is marked waiting and detached */
                 atomic_store_explicit(&g->status, Gwaiting, memory_order_release);
@@ -2347,6 +2381,19 @@ schedule(PyObject *mod, PyObject *mo)
                 }
                 chan_parkcommit(req);
                 Py_DECREF(req);
+                break;
+            }
+            if (t == &SleepOpType && sleepop_parked(req)) {
+                /* gort.sleep parks: resetForSleep arms the timer once the G is parked */
+                atomic_store_explicit(&g->status, Gwaiting, memory_order_release);
+                g->waitsince = s->now;
+                Py_SETREF(m->curg, Py_NewRef(Py_None));
+                int e = tr != NULL ? trace_goblock(tr, mo, g) : 0;
+                if (e == 0)
+                    e = sleepop_commit(req);
+                Py_DECREF(req);
+                if (e < 0)
+                    goto out;
                 break;
             }
             if (req == cfg.YIELD) {
@@ -3046,6 +3093,253 @@ park_forever(PyObject *mod, PyObject *reason)
     return yieldop_make(Y_FOREVER, reason);
 }
 
+/* ---------------------------------------------------------------- sleep (time.py) */
+
+/* gort.sleep(seconds)'s awaitable (time.sleep's twin): with seconds > 0 it
+   parks the G with the wait reason "sleep" and yields itself to the M, whose
+   park commit arms the G's runtime timer (t.modify(when): Go's resetForSleep,
+   arming only once parked, so a tiny sleep cannot fire before the G sleeps);
+   seconds <= 0 just yields (Gosched). */
+typedef struct {
+    PyObject_HEAD
+    char state;
+    PyObject *seconds;
+    PyObject *timer;              /* the G's runtime timer, once parked */
+    PyObject *when;
+    PyObject *origin;             /* (file, line) with the await check on */
+} SleepOpObject;
+
+static PyTypeObject SleepOpType;
+
+static PyObject *str_sleep, *str_modify;
+
+/* sleep(seconds) -> awaitable */
+static PyObject *
+sleep_(PyObject *mod, PyObject *seconds)
+{
+    SleepOpObject *op = PyObject_GC_New(SleepOpObject, &SleepOpType);
+    if (op == NULL)
+        return NULL;
+    op->state = OP_NEW;
+    op->seconds = Py_NewRef(seconds);
+    op->timer = NULL;
+    op->when = NULL;
+    op->origin = origin_here();
+    PyObject_GC_Track(op);
+    return (PyObject *)op;
+}
+
+static PySendResult
+sleepop_step(PyObject *self, PyObject *arg, PyObject **result)
+{
+    SleepOpObject *op = (SleepOpObject *)self;
+    *result = NULL;
+    if (op->state != OP_NEW) {
+        op->state = OP_DONE;
+        *result = Py_NewRef(Py_None);
+        return PYGEN_RETURN;
+    }
+    if (arg != Py_None) {
+        PyErr_SetString(PyExc_TypeError, "can't send non-None value to a just-started generator");
+        return PYGEN_ERROR;
+    }
+    op->state = OP_DONE;
+    MObject *m = current_m();
+    if (m == NULL || !Py_IS_TYPE(m->curg, &GType)) {
+        raise_nogo("gort.sleep");
+        return PYGEN_ERROR;
+    }
+    int later = PyObject_RichCompareBool(op->seconds, int_zero, Py_GT);
+    if (later < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_TypeError))
+            return PYGEN_ERROR;
+        PyErr_Clear();                    /* raise _not_seconds(...) from None */
+        PyObject *e = call2(cfg.not_seconds, str_gort_sleep, op->seconds);
+        if (e != NULL) {
+            PyErr_SetObject((PyObject *)Py_TYPE(e), e);
+            PyObject *exc = fetch_exc();
+            PyException_SetCause(exc, Py_NewRef(Py_None));   /* from None: no cause, context hidden */
+            restore_exc(exc);
+            Py_DECREF(e);
+        }
+        return PYGEN_ERROR;
+    }
+    if (!later) {
+        /* seconds != seconds, without RichCompareBool's identity shortcut */
+        PyObject *ne = PyObject_RichCompare(op->seconds, op->seconds, Py_NE);
+        if (ne == NULL)
+            return PYGEN_ERROR;
+        int nan = PyObject_IsTrue(ne);
+        Py_DECREF(ne);
+        if (nan < 0)
+            return PYGEN_ERROR;
+        if (nan) {
+            PyErr_SetString(PyExc_ValueError, "gort.sleep: duration is NaN");
+            return PYGEN_ERROR;
+        }
+        op->state = OP_YIELDED;
+        *result = Py_NewRef(cfg.YIELD);
+        return PYGEN_NEXT;
+    }
+    GObject *g = AS_G(m->curg);
+    PyObject *t = Py_NewRef(g->timer);
+    if (t == Py_None) {
+        Py_DECREF(t);
+        t = call2(cfg.RTimer, cfg.goroutine_ready, (PyObject *)g);
+        if (t == NULL)
+            return PYGEN_ERROR;
+        Py_SETREF(g->timer, Py_NewRef(t));
+    }
+    PyObject *now = PyFloat_FromDouble(monotonic_now());
+    PyObject *when = now != NULL ? PyNumber_Add(now, op->seconds) : NULL;
+    Py_XDECREF(now);
+    if (when == NULL) {
+        Py_DECREF(t);
+        return PYGEN_ERROR;
+    }
+    Py_SETREF(g->waitreason, Py_NewRef(str_sleep));
+    Py_XSETREF(op->timer, t);
+    Py_XSETREF(op->when, when);
+    op->state = OP_PARKED;
+    *result = Py_NewRef(self);
+    return PYGEN_NEXT;
+}
+
+/* The park commit (the M calls it once the G is parked): arm the timer. */
+static int
+sleepop_commit(PyObject *self)
+{
+    SleepOpObject *op = (SleepOpObject *)self;
+    PyObject *r = PyObject_CallMethodOneArg(op->timer, str_modify, op->when);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static int
+sleepop_parked(PyObject *op)
+{
+    return ((SleepOpObject *)op)->state == OP_PARKED;
+}
+
+static PyObject *
+SleepOp_call(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    if (!sleepop_parked(self)) {
+        PyErr_SetString(PyExc_RuntimeError, "resetForSleep: the sleep is not parked");
+        return NULL;
+    }
+    if (sleepop_commit(self) < 0)
+        return NULL;
+    Py_RETURN_TRUE;
+}
+
+static void
+SleepOp_finalize(SleepOpObject *op)
+{
+    if (op->state == OP_NEW) {
+        op->state = OP_DONE;
+        warn_unawaited((PyObject *)op, "sleep", op->origin);
+    }
+}
+
+static int
+SleepOp_traverse(SleepOpObject *op, visitproc visit, void *arg)
+{
+    Py_VISIT(op->seconds);
+    Py_VISIT(op->timer);
+    Py_VISIT(op->when);
+    Py_VISIT(op->origin);
+    return 0;
+}
+
+static int
+SleepOp_clear(SleepOpObject *op)
+{
+    Py_CLEAR(op->seconds);
+    Py_CLEAR(op->timer);
+    Py_CLEAR(op->when);
+    Py_CLEAR(op->origin);
+    return 0;
+}
+
+static void
+SleepOp_dealloc(SleepOpObject *op)
+{
+    if (PyObject_CallFinalizerFromDealloc((PyObject *)op) < 0)
+        return;                           /* resurrected */
+    PyObject_GC_UnTrack(op);
+    SleepOp_clear(op);
+    PyObject_GC_Del(op);
+}
+
+static PyObject *SleepOp_send(PyObject *self, PyObject *arg) { return aw_send(self, arg, sleepop_step); }
+static PyObject *SleepOp_next(PyObject *self) { return aw_next(self, sleepop_step); }
+
+static PyObject *
+SleepOp_throw(SleepOpObject *op, PyObject *const *args, Py_ssize_t nargs)
+{
+    op->state = OP_DONE;
+    return aw_throw(args, nargs);
+}
+
+static PyObject *
+SleepOp_close(SleepOpObject *op, PyObject *unused)
+{
+    op->state = OP_DONE;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+SleepOp_repr(SleepOpObject *op)
+{
+    return PyUnicode_FromString("<gort awaitable sleep()>");
+}
+
+static PyMethodDef SleepOp_methods[] = {
+    {"send", (PyCFunction)SleepOp_send, METH_O, NULL},
+    {"throw", (PyCFunction)(void (*)(void))SleepOp_throw, METH_FASTCALL, NULL},
+    {"close", (PyCFunction)SleepOp_close, METH_NOARGS, NULL},
+    {NULL},
+};
+
+static PyAsyncMethods SleepOp_async = {
+    .am_await = aw_self,
+    .am_send = sleepop_step,
+};
+
+static PyTypeObject SleepOpType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "gort._accel.SleepOp",
+    .tp_doc = "The awaitable of gort.sleep.",
+    .tp_basicsize = sizeof(SleepOpObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .tp_dealloc = (destructor)SleepOp_dealloc,
+    .tp_finalize = (destructor)SleepOp_finalize,
+    .tp_traverse = (traverseproc)SleepOp_traverse,
+    .tp_clear = (inquiry)SleepOp_clear,
+    .tp_repr = (reprfunc)SleepOp_repr,
+    .tp_call = SleepOp_call,
+    .tp_as_async = &SleepOp_async,
+    .tp_iter = aw_self,
+    .tp_iternext = SleepOp_next,
+    .tp_methods = SleepOp_methods,
+};
+
+/* goroutine_ready(gp, seq, delay): a sleep's timer function (time._goroutine_ready). */
+static PyObject *
+goroutine_ready(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "goroutine_ready(gp, seq, delay)");
+        return NULL;
+    }
+    if (check_g(args[0]) < 0 || ready_c(args[0], NULL) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 /* preempt_flag[0]: sysmon's "some G has a preemption request". */
 static inline int
 preempt_requested(void)
@@ -3567,6 +3861,13 @@ chanop_park(ChanOpObject *o, ChanObject *c, waitq *q, PyObject *reason, const ch
     o->state = OP_PARKED;
     *result = Py_NewRef((PyObject *)o);
     return PYGEN_NEXT;
+}
+
+/* The operation yielded itself to park (its channel lock held). */
+static int
+chanop_parked(PyObject *op)
+{
+    return ((ChanOpObject *)op)->state == OP_PARKED;
 }
 
 /* chanparkcommit: the M releases the channel lock once the G is parked. */
@@ -4416,7 +4717,8 @@ is_op(PyObject *mod, PyObject *fn)
     if (PyCFunction_Check(fn)) {
         PyCFunction f = PyCFunction_GET_FUNCTION(fn);
         if (f == (PyCFunction)(void (*)(void))bound_send || f == (PyCFunction)(void (*)(void))bound_recv
-                || f == (PyCFunction)(void (*)(void))bound_recv_ok || f == (PyCFunction)gosched)
+                || f == (PyCFunction)(void (*)(void))bound_recv_ok || f == (PyCFunction)gosched
+                || f == (PyCFunction)sleep_)
             Py_RETURN_TRUE;
     }
     if (Py_IS_TYPE(fn, &CMethodType)) {
@@ -4463,6 +4765,10 @@ static PyMethodDef module_methods[] = {
     {"preempt_point", (PyCFunction)preempt_point, METH_NOARGS,
      "preempt_point(): yield to the M if the calling G has a preemption request."},
     {"park_forever", (PyCFunction)park_forever, METH_O, "park_forever(reason): block for good."},
+    {"sleep", (PyCFunction)sleep_, METH_O,
+     "sleep(seconds)\n--\n\nPark the goroutine for `seconds` (wait reason \"sleep\"); <= 0 just yields."},
+    {"goroutine_ready", (PyCFunction)(void (*)(void))goroutine_ready, METH_FASTCALL,
+     "goroutine_ready(gp, seq, delay): a sleep's timer function (ready(gp))."},
     {"is_op", (PyCFunction)is_op, METH_O, "is_op(fn): fn makes a C gort operation (an awaitable)."},
     {"set_check_await", (PyCFunction)set_check_await, METH_O,
      "set_check_await(on): operations remember where they were made (GORT_DEBUG=1, -X dev)."},
@@ -4491,6 +4797,11 @@ intern_strings(void)
     S(str_qualname, "__qualname__");
     S(str_chan_send, "chan send");
     S(str_chan_receive, "chan receive");
+    S(str_sleep, "sleep");
+    S(str_gort_sleep, "gort.sleep");
+    S(str_modify, "modify");
+    if ((int_zero = PyLong_FromLong(0)) == NULL)
+        return -1;
 #undef S
     return 0;
 }
@@ -4505,6 +4816,7 @@ accel_exec(PyObject *mod)
         {"GQueue", &GQueueType}, {"YieldOp", &YieldOpType}, {"Sudog", &SudogType},
         {"SelSudog", &SelSudogType}, {"ChanOp", &ChanOpType}, {"ChanLock", &ChanLockType},
         {"CMethod", &CMethodType}, {"Chan", &ChanType}, {"TimersCore", &TimersCoreType},
+        {"SleepOp", &SleepOpType},
         {NULL, NULL},
     };
     SelSudogType.tp_base = &SudogType;

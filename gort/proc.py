@@ -925,7 +925,7 @@ class ForeignAwait(Trap):
                 wakep(s)
                 return False
             t = type(req)
-            if t is _MethodType or t is _FunctionType or t is _BuiltinMethodType or t is _CParkToken:
+            if t is _MethodType or t is _FunctionType or t is _BuiltinMethodType or t in _CParkTokens:
                 gp.status = _Gwaiting
                 gp.waitsince = s.now
                 return req() is False
@@ -1276,7 +1276,7 @@ def _drop_abandoned(m: M) -> None:
     program.drop_abandoned(m)
 
 
-_CParkToken: Any = None          # the C twin's parked channel operation (see ForeignAwait)
+_CParkTokens: tuple[Any, ...] = ()   # the C twins' parked operations (see ForeignAwait): callable
 
 if C is not None:
     import sys as _sys
@@ -1292,7 +1292,7 @@ if C is not None:
         goexit_locked=_goexit_locked, nogo=_nogo, check_async=check_async,
         as_coroutine=as_coroutine,
     )
-    _CParkToken = C.ChanOp
+    _CParkTokens = (C.ChanOp, C.SleepOp)
     _c_schedule = C.schedule
 
     def schedule(m: M) -> None:              # noqa: F811
