@@ -38,7 +38,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def entersyscall(m: M, gp: G) -> bool:
+def entersyscall(m: M, gp: G, fn: Any = None) -> bool:
     """P -> _Psyscall, kept as m.oldp.  False if sysmon retired the P meanwhile
     (the caller then runs the call P-less and takes the slow exit)."""
     s = m.sched
@@ -49,6 +49,8 @@ def entersyscall(m: M, gp: G) -> bool:
         proc.flush_retired(m)
         return False
     gp.status = _Gsyscall
+    if s.trace is not None:           # under the lock: before sysmon can see the P in a syscall
+        s.trace.event("GoSyscallBegin", m, gp, pp, getattr(fn, "__qualname__", None))
     m.syscalltick = pp.syscalltick
     m.oldp = pp
     m.p = None
@@ -128,7 +130,7 @@ def syscall(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Generator[
                         f"{getattr(fn, '__qualname__', fn)!r} is async: await it directly")
     gp = m.curg
     pp = m.p
-    if pp is None or pp.status == _Pdead or not entersyscall(m, gp):
+    if pp is None or pp.status == _Pdead or not entersyscall(m, gp, fn):
         # sysmon already treats this M as blocked and gave its P away: run fn
         # as we are, then get a P back the slow way
         if m.p is not None:
@@ -138,8 +140,6 @@ def syscall(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Generator[
         finally:
             yield _exit_slow
         return r
-    if m.sched.trace is not None:
-        m.sched.trace.event("GoSyscallBegin", m, gp, pp, getattr(fn, "__qualname__", None))
     try:
         r = fn(*args, **kwargs)
     except BaseException as e:

@@ -30,16 +30,32 @@ def run_bounded(main, *args, procs=None, timeout=30.0):
             st = gort.stats()
         except Exception as e:  # pragma: no cover - diagnostics only
             st = repr(e)
+        detail = hang_detail()
         try:  # best effort: stop the stuck program so later tests can run
             from gort import proc, program
             program.initiate_exit(proc.sched)
             t.join(5)
         except Exception:  # pragma: no cover
             pass
-        pytest.fail(f"gort.run({main.__name__}) hung for {timeout}s; stats={st}", pytrace=False)
+        pytest.fail(f"gort.run({main.__name__}) hung for {timeout}s; stats={st}\n{detail}", pytrace=False)
     if "error" in box:
         raise box["error"]
     return box["result"]
+
+
+def hang_detail() -> str:
+    """Every OS thread's Python stack and gort's goroutine dump: what a hang needs to be explained."""
+    import sys
+    import traceback
+    names = {t.ident: t.name for t in threading.enumerate()}
+    out = []
+    for tid, frame in sys._current_frames().items():
+        out.append(f"--- thread {names.get(tid, '?')} ({tid})\n" + "".join(traceback.format_stack(frame)))
+    try:
+        out.append(gort.stack(True))
+    except Exception as e:  # pragma: no cover - diagnostics only
+        out.append(f"(no goroutine dump: {e!r})")
+    return "\n".join(out)
 
 
 async def wait_until(pred, what, limit=200_000):

@@ -165,7 +165,8 @@ def test_dump_shows_where_a_running_goroutine_is():
     other = [g for goid, g in gs.items() if goid != 1]
     assert len(other) == 1
     assert other[0]["status"] == "running"
-    assert other[0]["frames"][0][0].endswith(".busy") and other[0]["frames"][0][2] == line_of("busy")
+    # the `while` line or the `pass` under it: both are where the loop is
+    assert other[0]["frames"][0][0].endswith(".busy") and other[0]["frames"][0][2] - line_of("busy") in (0, 1)
 
 
 def test_header_follows_go_wait_minutes_and_locked_thread():

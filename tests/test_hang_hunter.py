@@ -135,7 +135,13 @@ def make_program(seed: int):
 
 def hunt_one(seed: int, procs: int) -> None:
     main, expected = make_program(seed)
-    got, _, t_main = run_bounded(main, procs=procs, timeout=120)
+    try:
+        got, _, t_main = run_bounded(main, procs=procs, timeout=120)
+    except pytest.fail.Exception as e:    # a hang: its message must say how to replay it
+        pytest.fail(f"hang hunter: replay with GORT_HUNT_SEED={seed} (procs {procs})\n{e.msg}", pytrace=False)
+    except Exception as e:                # a crash: likewise
+        e.add_note(f"hang hunter: replay with GORT_HUNT_SEED={seed} (procs {procs})")
+        raise
     returned = time.monotonic() - t_main
     assert got == expected, f"seed {seed} procs {procs}: values lost or duplicated"
     assert returned < 1.0, f"seed {seed} procs {procs}: run() returned {returned:.3f} s after main"
