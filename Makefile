@@ -14,7 +14,7 @@ PYTHONS ?= 3.11 3.13 3.14 3.14t 3.13t
 MODES ?= default purepy
 export PY311 PY313 PYTEST_ARGS MODES
 
-.PHONY: test test-311 test-313 test-314 test-314t test-313t test-ft demo bench lint clean
+.PHONY: test test-refcount test-311 test-313 test-314 test-314t test-313t test-ft demo bench lint clean
 
 # One interpreter after another, not two at a time: the suites are concurrency tests and
 # this machine has 2 cores.  Measured on 3.11, 3.13 and 3.13t (3 runs each way): in sequence
@@ -46,6 +46,15 @@ test-313t:
 # The old name of test-313t, still used by scripts and docs.
 test-ft: test-313t
 
+# Reference counts of the C accelerator, on Debian's debug build of CPython (python3-dbg:
+# sys.gettotalrefcount exists there only), which also runs the C module with the
+# interpreter's assertions on; -X dev adds the debug allocator's checks.
+PYDBG ?= python3-dbg
+test-refcount:
+	@if [ ! -x .venv-dbg/bin/python ]; then $(PYDBG) -m venv .venv-dbg; fi
+	@.venv-dbg/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+	.venv-dbg/bin/python -X dev -m pytest $(PYTEST_ARGS) tests/test_accel.py tests/test_chan.py tests/test_select.py tests/test_time.py
+
 # venv NAME PYTHON: create the venv if missing, install gort with test extras
 define venv
 	@if [ ! -x $(1)/bin/python ]; then echo "creating $(1) with $(2)"; $(2) -m venv $(1); fi
@@ -74,4 +83,4 @@ lint:
 
 # The interpreters themselves stay cached under /opt (see README, "Supported Pythons").
 clean:
-	rm -rf .venv .venv-3.13 .venv-3.14 .venv-3.14t .venv-3.13t .venv-ft .venv-bench build *.egg-info gort/*.so
+	rm -rf .venv .venv-dbg .venv-3.13 .venv-3.14 .venv-3.14t .venv-3.13t .venv-ft .venv-bench build *.egg-info gort/*.so

@@ -445,8 +445,15 @@ def test_reference_counts_do_not_drift():
                 buf.try_recv()
             await done.send(None)
 
+        async def sleeper():
+            for i in range(50):
+                await gort.sleep(0.0001 * (i % 3))
+            await done.send(None)
+
         gort.go(pinger)
         gort.go(ponger)
+        gort.go(sleeper)
+        await done.recv()
         await done.recv()
         await done.recv()
         i, v, ok = await gort.select(gort.recv(buf), default=True)
