@@ -4,6 +4,9 @@ Everything else is in pyproject.toml.  The extension is optional: without a C
 compiler (or Python headers) the build prints one line and gort installs as
 pure Python; `gort.accelerated()` says which one runs.
 """
+import hashlib
+from pathlib import Path
+
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
@@ -30,7 +33,14 @@ class optional_build_ext(build_ext):
               "(gort.accelerated() is False)", flush=True)
 
 
+
+def source_hash(path: str) -> str:
+    """The hash gort/accel.py compares with the module's SOURCE (a stale build is refused)."""
+    return hashlib.sha256(Path(__file__).with_name("gort").joinpath(path).read_bytes()).hexdigest()[:16]
+
+
 setup(
-    ext_modules=[Extension("gort._accel", ["gort/_accel.c"], optional=True)],
+    ext_modules=[Extension("gort._accel", ["gort/_accel.c"], optional=True,
+                           define_macros=[("GORT_ACCEL_SOURCE", f'"{source_hash("_accel.c")}"')])],
     cmdclass={"build_ext": optional_build_ext},
 )

@@ -4831,8 +4831,16 @@ accel_exec(PyObject *mod)
     }
     if (PyModule_AddIntConstant(mod, "RUNQ_SIZE", RUNQ_SIZE) < 0)
         return -1;
+    /* which gort/_accel.c this was built from (setup.py passes its hash):
+       accel.py refuses a build of another version of this file */
+    if (PyModule_AddStringConstant(mod, "SOURCE", GORT_ACCEL_SOURCE) < 0)
+        return -1;
     return 0;
 }
+
+#ifndef GORT_ACCEL_SOURCE
+#define GORT_ACCEL_SOURCE ""              /* built without setup.py */
+#endif
 
 static PyModuleDef_Slot accel_slots[] = {
     {Py_mod_exec, accel_exec},

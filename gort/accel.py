@@ -24,6 +24,31 @@ if not PUREPY:
         C = None
 
 
+def _stale(mod: Any) -> Optional[str]:
+    """In a source checkout (gort/_accel.c next to this file): why a module
+    built from another version of it cannot be used, or None.  setup.py
+    compiles the source's hash into the module (SOURCE); an editable install
+    keeps one build per interpreter in gort/, and one not rebuilt since the
+    source changed would not match the Python modules that call it."""
+    import hashlib
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_accel.c")
+    try:
+        with open(src, "rb") as f:
+            want = hashlib.sha256(f.read()).hexdigest()[:16]
+    except OSError:
+        return None                   # an installed copy: no source to compare with
+    if getattr(mod, "SOURCE", "") == want:
+        return None
+    return (f"gort: {os.path.basename(mod.__file__)} was built from another gort/_accel.c; "
+            "using pure Python (rebuild: pip install -e .)")
+
+
+if C is not None and (_why := _stale(C)) is not None:
+    import sys
+    print(_why, file=sys.stderr)
+    C = None
+
+
 def accelerated() -> bool:
     """True when gort's C accelerator (gort._accel) runs the hot paths; False
     when the pure-Python modules do (GORT_PUREPY=1, or it was not built)."""

@@ -74,6 +74,29 @@ def test_without_the_module_gort_is_pure_python(tmp_path):
     assert p.stdout.split() == ["False", "42"], p.stderr
 
 
+@needs_c
+def test_a_build_of_another_source_is_refused_with_one_line(tmp_path):
+    """An editable install keeps one build per interpreter in gort/; one made from
+    another gort/_accel.c (not rebuilt since) would not match the Python modules
+    that call it: gort says so in one line and runs as pure Python."""
+    pkg = tmp_path / "gort"
+    shutil.copytree(os.path.join(ROOT, "gort"), pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(pkg / "_accel.c", "a") as f:
+        f.write("/* changed */\n")
+    p = subprocess.run([sys.executable, "-S", "-c", textwrap.dedent("""
+        import gort
+        async def main():
+            await gort.sleep(0.001)
+            return 42
+        print(gort.accelerated(), gort.run(main))
+    """)],
+                       capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                       env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert p.stdout.split() == ["False", "42"], p.stderr
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1 and "built from another gort/_accel.c" in lines[0], p.stderr
+
+
 def test_build_without_a_compiler_falls_back_with_one_line(tmp_path):
     """CC=false stands for a machine with no C compiler: the build succeeds
     without the extension and says so in one line."""
