@@ -52,7 +52,7 @@ waitReasonAio = "gort.aio.run"              # gort's own: waiting for an asyncio
 
 # Set by sysmon while some G has a preemption request pending: the fast paths
 # of gort's traps look at this one flag before looking up their G.
-preempt_flag = [False]
+preempt_flag: list[bool] = [False]
 
 
 class G:

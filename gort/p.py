@@ -161,7 +161,7 @@ def runqgrab(p2: P, steal_runnext: bool) -> list[G]:
 
 def runqdrain(pp: P) -> list[G]:
     """Take every G off pp, runnext first (the owner, or a P nobody runs)."""
-    gs = []
+    gs: list[G] = []
     while True:
         gp, _ = runqget(pp)
         if gp is None:

@@ -48,6 +48,10 @@ class SchedCore:
     scheduler's hot path reads without sched.lock: the Python twin of
     gort._accel.SchedCore (C, used unless GORT_PUREPY=1).  Sched adds the rest."""
 
+    runq: deque[G]               # set by Sched.__init__
+    global_only: bool
+    gomaxprocs: int
+
     # ---- global run queue ----
     # A deque: append and popleft are atomic, so the hot paths (a running M's
     # Gosched, schedule()'s takes) use it without sched.lock.  Producers that

@@ -443,7 +443,8 @@ def test_operations_are_awaitables_the_way_python_sees_them():
 
 # ---------------------------------------------------------------- reference counts (debug builds)
 
-@pytest.mark.skipif(not hasattr(sys, "gettotalrefcount"), reason="needs a debug build of CPython (python3-dbg)")
+@pytest.mark.skipif(not hasattr(sys, "gettotalrefcount"),
+                    reason="needs a debug build of CPython (python3-dbg)")
 def test_reference_counts_do_not_drift():
     """Run the same program again and again: the interpreter's total reference
     count must not keep growing (a missing Py_DECREF in a hot path would add
