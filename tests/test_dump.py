@@ -340,11 +340,15 @@ SCRIPT = textwrap.dedent('''
     async def waiter(c):
         await c.recv()
 
+    def ready_then_read():
+        # inside the syscall: main is already in status syscall when the test reads "ready"
+        print("ready", flush=True)
+        return sys.stdin.readline()
+
     async def main():
         c = gort.Chan()
         gort.go(waiter, c)
-        print("ready", flush=True)
-        line = await gort.syscall(sys.stdin.readline)
+        line = await gort.syscall(ready_then_read)
         return line
 
     print("result", gort.run(main, procs=2).strip(), flush=True)
