@@ -54,6 +54,8 @@ def test_the_python_modules_pick_the_c_twins():
     assert P is C.P and G is C.G and GQueue is C.GQueue
     assert proc.ready is C.ready and proc.gosched is C.gosched and gort.gosched is C.gosched
     assert issubclass(mmod.M, C.MCore) and issubclass(sched.Sched, C.SchedCore)
+    from gort import time as gtime, timers
+    assert gort.sleep is C.sleep and gtime.sleep is C.sleep and timers.TimersCore is C.TimersCore
 
 
 def test_without_the_module_gort_is_pure_python(tmp_path):
@@ -393,12 +395,13 @@ def test_a_forgotten_await_on_a_c_operation_always_warns():
             ch.send(1)
             gort.gosched()
             ch.recv_ok()
+            gort.sleep(1)
             await ch.send(2)
             return len(ch)
         print(gort.run(main))
     """, env={"GORT_DEBUG": ""})
     assert p.stdout.strip() == "1", p.stderr
-    for name in ("Chan.send", "gosched", "Chan.recv_ok"):
+    for name in ("Chan.send", "gosched", "Chan.recv_ok", "sleep"):
         assert f"RuntimeWarning: gort operation {name}() was never awaited" in p.stderr, p.stderr
 
 
