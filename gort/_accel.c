@@ -46,6 +46,9 @@
  *   TimersCore (type): push,   time.go timers: siftUp, siftDown,  timers.TimersCore (timers.Timers
  *     pop, popdue, wake_time     the due timers of run              adds the lock and running them)
  *   timers_check               findRunnable's timer check         timers.check_p's fast part
+ *   sleep (SleepOp)            time.go timeSleep, resetForSleep   time.sleep (a generator)
+ *   goroutine_ready            time.go goroutineReady             time._goroutine_ready
+ *   SOURCE (constant)          -                                  accel._stale (a stale build)
  *
  * Concurrency (correct without the GIL, free-threaded CPython):
  * - The ring: only the owner P writes slots and stores runqtail (release);
