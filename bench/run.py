@@ -209,8 +209,8 @@ def summarize(results: list[dict]) -> dict:
 
 def render(table: dict, runtimes_order: list[str]) -> str:
     lines = ["| workload | runtime | median | unit | min .. max | n ok | / gort-p1 | / gort-p2 "
-             "| bg cpu | note |",
-             "|---|---|---:|---|---|---:|---:|---:|---:|---|"]
+             "| / asyncio | bg cpu | note |",
+             "|---|---|---:|---|---|---:|---:|---:|---:|---:|---|"]
     metrics = []
     for wl in W.WORKLOADS:
         for m in W.METRICS.get(wl, [wl]):
@@ -222,12 +222,14 @@ def render(table: dict, runtimes_order: list[str]) -> str:
             continue
         g1 = table.get((m, "gort-p1"), {}).get("median")
         g2 = table.get((m, "gort-p2"), {}).get("median")
+        aio = table.get((m, "asyncio"), {}).get("median")
         for rt, e in rows:
             med = e["median"]
             vals = e["values"]
             rng = f"{fmt(min(vals))} .. {fmt(max(vals))}" if vals else "-"
             r1 = f"{med / g1:.2f}x" if med is not None and g1 else "-"
             r2 = f"{med / g2:.2f}x" if med is not None and g2 else "-"
+            ra = f"{med / aio:.2f}" if med is not None and aio else "-"
             note = ", ".join(sorted(set(e["bad"])))
             bg = f"{max(e['others']):.0%}" if e["others"] else "-"
             if e["extra"]:
@@ -236,7 +238,7 @@ def render(table: dict, runtimes_order: list[str]) -> str:
                 if bits:
                     note = (note + "; " if note else "") + " ".join(bits)
             lines.append(f"| {m} | {rt} | {fmt(med) if med is not None else e['bad'] and e['bad'][0] or '-'} "
-                         f"| {W.UNITS[m]} | {rng} | {len(vals)} | {r1} | {r2} | {bg} | {note} |")
+                         f"| {W.UNITS[m]} | {rng} | {len(vals)} | {r1} | {r2} | {ra} | {bg} | {note} |")
     return "\n".join(lines)
 
 

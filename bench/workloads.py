@@ -61,19 +61,21 @@ UNITS = {
 # without its channel)
 METRICS = {"W4": ["W4", "W4x"]}
 
-RUNTIMES_ALL = ["gort-p1", "gort-p2", "floor", "asyncio", "uvloop", "trio", "gevent"]
+# gort-pN: gort as installed (the C accelerator when built); gortpy-pN: the same with
+# GORT_PUREPY=1, the pure-Python modules (issue #11)
+RUNTIMES_ALL = ["gort-p1", "gort-p2", "gortpy-p1", "gortpy-p2", "floor", "asyncio", "uvloop", "trio", "gevent"]
 RUNTIMES = {
     "W0": RUNTIMES_ALL,
     "W1": RUNTIMES_ALL,
     "W2": RUNTIMES_ALL,
     "W3": RUNTIMES_ALL,
     "W4": RUNTIMES_ALL,
-    "W5": ["gort-p1", "gort-p2", "asyncio", "uvloop", "trio", "gevent"],
-    "S1": ["gort-p1", "gort-p2", "asyncio", "uvloop", "trio", "gevent"],
-    "S2": ["gort-p1", "gort-p2", "threads", "asyncio", "uvloop", "trio", "gevent"],
-    "S2b": ["gort-p1", "gort-p2", "floor", "asyncio", "uvloop", "trio", "gevent"],
-    "S3": ["gort-p1", "gort-p2", "floor"],
-    "S3s": ["gort-p1", "gort-p2", "threads", "asyncio", "uvloop", "trio", "gevent"],
+    "W5": ["gort-p1", "gort-p2", "gortpy-p1", "gortpy-p2", "asyncio", "uvloop", "trio", "gevent"],
+    "S1": ["gort-p1", "gort-p2", "gortpy-p1", "gortpy-p2", "asyncio", "uvloop", "trio", "gevent"],
+    "S2": ["gort-p1", "gort-p2", "gortpy-p1", "gortpy-p2", "threads", "asyncio", "uvloop", "trio", "gevent"],
+    "S2b": ["gort-p1", "gort-p2", "gortpy-p1", "gortpy-p2", "floor", "asyncio", "uvloop", "trio", "gevent"],
+    "S3": ["gort-p1", "gort-p2", "gortpy-p1", "gortpy-p2", "floor"],
+    "S3s": ["gort-p1", "gort-p2", "gortpy-p1", "gortpy-p2", "threads", "asyncio", "uvloop", "trio", "gevent"],
 }
 WORKLOADS = list(RUNTIMES)
 
@@ -1140,6 +1142,9 @@ def measure(workload: str, rt: str, quick: bool = False, cprofile: str = "") -> 
     cfg = QUICK if quick else FULL
     n = size_for(workload, cfg)
     fam = {"uvloop": "aio", "asyncio": "aio"}.get(rt, rt.split("-")[0])
+    if fam == "gortpy":                  # gort's pure-Python modules: set before gort is imported
+        os.environ["GORT_PUREPY"] = "1"
+        fam = "gort"
     fn = globals().get(f"{fam}_{workload}")
     if fn is None:
         raise SystemExit(f"no {workload} for {rt}")
@@ -1186,6 +1191,7 @@ def measure(workload: str, rt: str, quick: bool = False, cprofile: str = "") -> 
            "version": runtime_version(rt), "python": sys.version.split()[0]}
     if fam == "gort":
         out["gort_file"] = _gort().__file__
+        out["accelerated"] = _gort().accelerated()
     return out
 
 

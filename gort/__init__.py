@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable, Optional, TypeVar
 
 from . import proc as _proc
+from .accel import accelerated
 from . import program as _program
 from . import procresize as _procresize
 from .chan import Chan, ClosedChannelError
@@ -47,7 +48,7 @@ __all__ = [
     "syscall", "lock_os_thread", "unlock_os_thread", "num_thread",
     "context", "trace", "aio", "start", "stop", "submit", "net", "io",
     "Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Semaphore", "ErrGroup", "stack",
-    "worker", "Worker",
+    "worker", "Worker", "accelerated",
 ]
 
 __version__ = "0.1.0"

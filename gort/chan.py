@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import threading
 import types
-from typing import Any, AsyncIterator, Awaitable, Generator, Generic, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Generator, Generic, Optional, TypeVar
 
 from .g import (G, preempt_flag, waitReasonChanReceive,
                 waitReasonChanReceiveNilChan, waitReasonChanSend,
@@ -438,3 +438,14 @@ def nil_send() -> Any:
 @types.coroutine
 def nil_recv() -> Any:
     yield from park_forever(waitReasonChanReceiveNilChan)
+
+
+# The C twins (gort/_accel.c), unless GORT_PUREPY=1 or the module was not built:
+# the same channel, its operations as C awaitables.
+from .accel import C  # noqa: E402
+
+if C is not None and not TYPE_CHECKING:
+    C.configure(ClosedChannelError=ClosedChannelError)
+    Chan = C.Chan                            # noqa: F811
+    Sudog = C.Sudog                          # noqa: F811
+    SelSudog = C.SelSudog                    # noqa: F811

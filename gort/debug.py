@@ -112,3 +112,11 @@ def awaitable(fn: F) -> F:
 
     checked._gort_awaitable = True  # type: ignore[attr-defined]
     return checked  # type: ignore[return-value]
+
+
+# The C operations (gort._accel) check their own awaits: always, and with the
+# file:line of the call when the debug checks are on.
+from .accel import C  # noqa: E402
+
+if C is not None:
+    C.set_check_await(CHECK_AWAIT)

@@ -52,7 +52,7 @@ waitReasonAio = "gort.aio.run"              # gort's own: waiting for an asyncio
 
 # Set by sysmon while some G has a preemption request pending: the fast paths
 # of gort's traps look at this one flag before looking up their G.
-preempt_flag = [False]
+preempt_flag: list[bool] = [False]
 
 
 class G:
@@ -315,3 +315,11 @@ def panic_note(gp: G) -> str:
     code = getattr(gp.coro, "cr_code", None)
     fn = f" ({code_name(code)})" if code is not None else ""
     return "\n".join([f"raised in goroutine {gp.goid}{fn}"] + created_chain(gp))
+
+
+# The C twin (gort/_accel.c), unless GORT_PUREPY=1 or the module was not built:
+# the same fields, with the status words as C atomics.
+from .accel import C  # noqa: E402
+
+if C is not None:
+    G = C.G                                  # type: ignore[misc]  # noqa: F811

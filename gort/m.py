@@ -39,11 +39,23 @@ class Note:
         self._l.acquire(False)
 
 
-class M:
+class MCore:
+    """The fields of an M that the scheduler's hot path reads: the Python twin
+    of gort._accel.MCore (C, used unless GORT_PUREPY=1).  M adds the rest."""
+
+    __slots__ = ("id", "sched", "p", "curg", "lockedg", "spinning", "exiting")
+
+
+from .accel import C  # noqa: E402
+
+if C is not None:
+    MCore = C.MCore                          # type: ignore[misc]  # noqa: F811
+
+
+class M(MCore):
     __slots__ = (
-        "id", "thread", "ident", "p", "nextp", "oldp", "curg", "spinning",
-        "blocked", "park", "lockedg", "lockedext", "syscalltick", "rand",
-        "exiting", "issys", "dead", "sched", "abandoned",
+        "thread", "ident", "nextp", "oldp", "blocked", "park", "lockedext",
+        "syscalltick", "rand", "issys", "dead", "abandoned",
     )
 
     def __init__(self, mid: int, s: "Sched") -> None:

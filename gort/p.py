@@ -7,6 +7,13 @@ are atomic on both GIL and free-threaded CPython (documented deque guarantee),
 which gives the same single-producer / multi-consumer contract with no lock.
 `runnext` is a deque of at most one G: taking it with `pop()` is Go's
 `CAS(runnext, g, 0)` - exactly one of owner and thief gets the G.
+
+The C twin (gort._accel.P and the run queue functions, used unless
+GORT_PUREPY=1) is Go's ring itself: 256 slots, CAS on the head, a
+store-release of the tail, runnext a CAS slot.  Code outside this module
+reaches a P's queue only through the functions below (runqput, runqget,
+runqsteal, runqdrain, runqlist, runnextg, P.runqsize, P.runqempty), which
+both twins provide.
 """
 from __future__ import annotations
 
@@ -152,6 +159,29 @@ def runqgrab(p2: P, steal_runnext: bool) -> list[G]:
     return got
 
 
+def runqdrain(pp: P) -> list[G]:
+    """Take every G off pp, runnext first (the owner, or a P nobody runs)."""
+    gs: list[G] = []
+    while True:
+        gp, _ = runqget(pp)
+        if gp is None:
+            return gs
+        gs.append(gp)
+
+
+def runqlist(pp: P) -> list[G]:
+    """The Gs in pp's queue, head first, without taking them (a snapshot: dumps, tests)."""
+    return list(pp.runq)
+
+
+def runnextg(pp: P) -> Optional[G]:
+    """pp's runnext G, or None (a snapshot)."""
+    try:
+        return pp.runnext[0]
+    except IndexError:
+        return None
+
+
 def runqsteal(pp: P, p2: P, steal_runnext: bool) -> Optional[G]:
     """Steal half of p2's Gs into pp's queue; return one of them to run."""
     got = runqgrab(p2, steal_runnext)
@@ -162,3 +192,18 @@ def runqsteal(pp: P, p2: P, steal_runnext: bool) -> Optional[G]:
         pp.runq.extend(got)         # pp's queue is empty: a spinning M owns it
     pp.nstolen += len(got) + 1
     return gp
+
+
+# The C twins (gort/_accel.c), unless GORT_PUREPY=1 or the module was not built.
+from .accel import C  # noqa: E402
+
+if C is not None:
+    C.configure(monotonic=time.monotonic)
+    P = C.P                                  # type: ignore[misc]  # noqa: F811
+    runqput = C.runqput                      # noqa: F811
+    runqget = C.runqget                      # noqa: F811
+    runqgrab = C.runqgrab                    # noqa: F811
+    runqsteal = C.runqsteal                  # noqa: F811
+    runqdrain = C.runqdrain                  # noqa: F811
+    runqlist = C.runqlist                    # noqa: F811
+    runnextg = C.runnextg                    # noqa: F811

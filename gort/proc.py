@@ -38,6 +38,7 @@ from .g import G, _Gdead, _Grunnable, _Grunning, _Gwaiting
 from .m import M
 from .p import (GFREE_KEEP, GFREE_MAX, GOID_CACHE_BATCH, P, _Pdead, _Pgcstop,
                 _Pidle, _Prunning, runqget, runqput, runqsteal)
+from .accel import C
 from .sched import MAXMCOUNT, Sched
 from . import program, timers
 from .debug import awaitable
@@ -108,6 +109,8 @@ def is_async(fn: Any) -> bool:
         fn = fn.func
     code = getattr(fn, "__code__", None)
     if code is not None and code.co_flags & 0x180:   # CO_COROUTINE | CO_ITERABLE_COROUTINE
+        return True
+    if C is not None and C.is_op(fn):                # a C operation (ch.send, gort.gosched...)
         return True
     if getattr(fn, "_gort_awaitable", False):       # a gort operation wrapped by the debug checks
         return True
@@ -216,9 +219,14 @@ def runqput_or_spill(s: Sched, pp: P, gp: G, next: bool) -> None:
     """runqput, moving the overflow batch (half the ring + 1) to the global queue."""
     batch = runqput(pp, gp, next)
     if batch:
-        s.lock.acquire()
-        s.globrunqputbatch(batch)
-        s.lock.release()
+        _runqspill(s, batch)
+
+
+def _runqspill(s: Sched, batch: list[G]) -> None:
+    """runqputslow's second half: the batch to the global queue under sched.lock."""
+    s.lock.acquire()
+    s.globrunqputbatch(batch)
+    s.lock.release()
 
 
 def globrunqput_wake(s: Sched, gp: G) -> None:
@@ -579,6 +587,8 @@ _BLOCKED = {getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP
 def mstart(m: M, fn: Optional[Callable[[M], None]]) -> None:
     s = m.sched
     _tls.m = m
+    if C is not None:
+        C.set_m(m)                 # the C twins' getg().m
     m.ident = threading.get_ident()
     if _BLOCKED:
         signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
@@ -626,6 +636,8 @@ def mexit(m: M) -> None:
             program.checkdead(s)
         s.lock.release()
     _tls.m = None
+    if C is not None:
+        C.set_m(None)
 
 
 def stopm(m: M) -> None:
@@ -934,7 +946,7 @@ class ForeignAwait(Trap):
                 wakep(s)
                 return False
             t = type(req)
-            if t is _MethodType or t is _FunctionType or t is _BuiltinMethodType:
+            if t is _MethodType or t is _FunctionType or t is _BuiltinMethodType or t in _CParkTokens:
                 gp.status = _Gwaiting
                 gp.waitsince = s.now
                 return req() is False
@@ -973,14 +985,18 @@ def goexit0(m: M, gp: G, value: Any) -> None:
     gp.waiting = None
     gp.waitreason = ""
     if gp.lockedm is not None:
-        # Go: a goroutine that exits while locked takes its thread with it
-        gp.lockedm = None
-        m.lockedg = None
-        m.lockedext = 0
-        gfput(s, m.p, gp)
-        m.exiting = True
+        _goexit_locked(m, gp)
         return
     gfput(s, m.p, gp)
+
+
+def _goexit_locked(m: M, gp: G) -> None:
+    """Go: a goroutine that exits while locked takes its thread with it."""
+    gp.lockedm = None
+    m.lockedg = None
+    m.lockedext = 0
+    gfput(m.sched, m.p, gp)
+    m.exiting = True
 
 
 def resetspinning(m: M) -> None:
@@ -1168,7 +1184,7 @@ def steal_work(m: M, pp: P, now: float) -> tuple[Optional[G], bool, float, float
             if gp is not None:
                 s.nsteals += 1
                 if s.trace is not None:
-                    s.trace.event("Steal", m, gp, p2, (pp.id, len(pp.runq) + 1))
+                    s.trace.event("Steal", m, gp, p2, (pp.id, pp.runqsize() + 1))
                 return gp, False, now, polluntil
     return None, False, now, polluntil
 
@@ -1265,3 +1281,57 @@ def goid() -> int:
         raise _nogo("gort.goid")
     gp: G = m.curg
     return gp.goid
+
+
+# ---------------------------------------------------------------- the C twins
+
+def _globrunqput_locked(s: Sched, gp: G) -> None:
+    """Go 1.0's scheduler (GORT_SCHED=global): the global queue, under sched.lock."""
+    s.lock.acquire()
+    s.runq.append(gp)
+    s.lock.release()
+
+
+def _gopanic(m: M, gp: G, e: BaseException) -> None:
+    program.gopanic(m, gp, e)
+
+
+def _initiate_exit(s: Sched) -> None:
+    program.initiate_exit(s)
+
+
+def _drop_abandoned(m: M) -> None:
+    program.drop_abandoned(m)
+
+
+_CParkTokens: tuple[Any, ...] = ()   # the C twins' parked operations (see ForeignAwait): callable
+
+if C is not None:
+    import sys as _sys
+    C.configure(
+        YIELD=YIELD, Trap=Trap, ForeignAwait=ForeignAwait, true_fn=_true,
+        proc=_sys.modules[__name__], preempt_flag=_g.preempt_flag,
+        flush_retired=flush_retired, drop_abandoned=_drop_abandoned, reacquirep=reacquirep,
+        gcstopm=gcstopm, stoplockedm=stoplockedm, check_timers=_check_timers,
+        find_runnable=find_runnable, resetspinning=resetspinning, startlockedm=startlockedm,
+        gopanic=_gopanic, initiate_exit=_initiate_exit, wakep=wakep,
+        globrunqput_wake=globrunqput_wake, globrunqput_locked=_globrunqput_locked,
+        runqspill=_runqspill, gfput=gfput, gfget=gfget, newgoid=_newgoid,
+        goexit_locked=_goexit_locked, nogo=_nogo, check_async=check_async,
+        as_coroutine=as_coroutine,
+    )
+    _CParkTokens = (C.ChanOp, C.SleepOp)
+    _c_schedule = C.schedule
+
+    def schedule(m: M) -> None:              # noqa: F811
+        """The M's own loop (its g0), as above; the loop itself is C's
+        (gort._accel.schedule).  This frame stays so that stacks show g0."""
+        _c_schedule(m)
+
+    ready = C.ready                          # noqa: F811
+    newproc = C.newproc                      # noqa: F811
+    go = C.go                                # noqa: F811
+    runqput_or_spill = C.runqput_or_spill    # noqa: F811
+    gosched = C.gosched                      # noqa: F811
+    preempt_point = C.preempt_point          # noqa: F811
+    park_forever = C.park_forever            # noqa: F811

@@ -16,7 +16,7 @@ from . import program, timers
 from .g import _Grunning, preempt_flag
 from . import proc as _proc   # (circular: used at call time only)
 from .m import M
-from .p import P, _Pdead, _Pgcstop, _Pidle, _Prunning, _Psyscall
+from .p import P, _Pdead, _Pgcstop, _Pidle, _Prunning, _Psyscall, runqdrain
 from .sched import MAX_GOMAXPROCS
 
 _default_procs: "int | None" = None   # gomaxprocs() set outside a program
@@ -145,9 +145,7 @@ def procresize(m: M, nprocs: int) -> tuple[list[P], list[tuple[P, P]]]:
     for i in range(nprocs, old):
         pp = allp[i]
         # p.destroy: its Gs go to the head of the global queue, in order
-        gs = list(pp.runnext) + list(pp.runq)
-        pp.runnext.clear()
-        pp.runq.clear()
+        gs = runqdrain(pp)
         for gp in reversed(gs):
             s.globrunqputhead(gp)
         s.gfree.extend(pp.gfree)

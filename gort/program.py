@@ -29,6 +29,7 @@ from . import netpoll, proc, procresize
 from .g import (G, _Gdead, _Grunnable, _Grunning, _Gsyscall, _Gwaiting, dump, panic_note,
                 strip_sched_frames)
 from .m import M
+from .p import runnextg, runqlist
 from .sched import MAXMCOUNT, Sched
 
 log = logging.getLogger("gort")
@@ -413,7 +414,7 @@ def checkdead(s: Sched) -> None:
 
 
 def _where(s: Sched, gp: G) -> str:
-    qs = [f"P{pp.id}(status {pp.status}): runq={gp in pp.runq} runnext={gp in pp.runnext}"
+    qs = [f"P{pp.id}(status {pp.status}): runq={gp in runqlist(pp)} runnext={runnextg(pp) is gp}"
           for pp in s.allp]
     ms = [f"M{x.id}(p={x.p.id if x.p else None} blocked={x.blocked})" for x in s.allm]
     return "; ".join(qs + [f"global={gp in s.runq}"] + ms)

@@ -43,14 +43,82 @@ class CountingLock:
         self._l.release()
 
 
-class Sched:
+class SchedCore:
+    """The global run queue's operations, and (in the C twin) the fields the
+    scheduler's hot path reads without sched.lock: the Python twin of
+    gort._accel.SchedCore (C, used unless GORT_PUREPY=1).  Sched adds the rest."""
+
+    runq: deque[G]               # set by Sched.__init__
+    global_only: bool
+    gomaxprocs: int
+
+    # ---- global run queue ----
+    # A deque: append and popleft are atomic, so the hot paths (a running M's
+    # Gosched, schedule()'s takes) use it without sched.lock.  Producers that
+    # hold no P (injectglist, a wake-up from a thread without a P) append under
+    # the lock and then wake an M, and an M about to drop its P looks at the
+    # queue under the lock: that pairing is what keeps wake-ups from being lost.
+    # Under the GIL, one lock taken on every switch by two busy Ms convoyed
+    # them to a third of the speed (bench W0 at procs=2).
+    def globrunqput(self, gp: G) -> None:
+        self.runq.append(gp)
+
+    def globrunqputhead(self, gp: G) -> None:
+        self.runq.appendleft(gp)
+
+    def globrunqputbatch(self, batch: list[G]) -> None:
+        self.runq.extend(batch)
+
+    def globrunqget(self, pp: P, max: int) -> Optional[G]:
+        """Take a batch for pp: min(len/gomaxprocs+1, max, 128); run one, queue the rest locally.
+
+        Safe with or without the lock: another taker may empty the queue meanwhile.
+        """
+        q = self.runq
+        n = len(q)
+        if n == 0:
+            return None
+        if self.global_only:          # Go 1.0: no local queue to fill
+            max = 1
+        gp: Optional[G] = None
+        if n > 1:                            # min(len, len/gomaxprocs + 1)
+            k = n // self.gomaxprocs + 1
+            if k < n:
+                n = k
+        if max > 0 and n > max:
+            n = max
+        if n > RUNQ_SIZE // 2:
+            n = RUNQ_SIZE // 2
+        # schedule() takes a lone G without the lock, so the queue may shrink under us
+        try:
+            gp = q.popleft()
+            local = pp.runq
+            for _ in range(n - 1):
+                if len(local) >= RUNQ_SIZE:
+                    break
+                local.append(q.popleft())
+        except IndexError:
+            pass
+        return gp
+
+
+from .accel import C  # noqa: E402
+
+if C is not None:
+    SchedCore = C.SchedCore                  # type: ignore[misc]  # noqa: F811
+    GQueue: Any = C.GQueue                   # the global run queue: C's twin of the deque
+else:
+    GQueue = deque
+
+
+class Sched(SchedCore):
     def __init__(self, lockstats: bool = False, global_only: bool = False) -> None:
         # Go 1.0's scheduler (seed question 2): one global queue under one lock,
         # no per-P queues, no runnext, no stealing; for comparison only
         self.global_only = global_only
         self.lock: Any = CountingLock() if lockstats or global_only else threading.Lock()
         # global run queue; len() is read without the lock as a hint only
-        self.runq: deque[G] = deque()
+        self.runq: deque[G] = GQueue()
         # idle Ms and Ps
         self.midle: list[M] = []
         self.nmidle = 0
@@ -108,55 +176,6 @@ class Sched:
         self.checkdead = True      # off for a background runtime (gort.start), as Go's for a library
         self.nexternal = 0         # Gs parked on something outside the scheduler (asyncio): alive
         self.aio: Any = None       # aio.Loop: the program's asyncio loop, made on first use
-
-    # ---- global run queue ----
-    # A deque: append and popleft are atomic, so the hot paths (a running M's
-    # Gosched, schedule()'s takes) use it without sched.lock.  Producers that
-    # hold no P (injectglist, a wake-up from a thread without a P) append under
-    # the lock and then wake an M, and an M about to drop its P looks at the
-    # queue under the lock: that pairing is what keeps wake-ups from being lost.
-    # Under the GIL, one lock taken on every switch by two busy Ms convoyed
-    # them to a third of the speed (bench W0 at procs=2).
-    def globrunqput(self, gp: G) -> None:
-        self.runq.append(gp)
-
-    def globrunqputhead(self, gp: G) -> None:
-        self.runq.appendleft(gp)
-
-    def globrunqputbatch(self, batch: list[G]) -> None:
-        self.runq.extend(batch)
-
-    def globrunqget(self, pp: P, max: int) -> Optional[G]:
-        """Take a batch for pp: min(len/gomaxprocs+1, max, 128); run one, queue the rest locally.
-
-        Safe with or without the lock: another taker may empty the queue meanwhile.
-        """
-        q = self.runq
-        n = len(q)
-        if n == 0:
-            return None
-        if self.global_only:          # Go 1.0: no local queue to fill
-            max = 1
-        gp: Optional[G] = None
-        if n > 1:                            # min(len, len/gomaxprocs + 1)
-            k = n // self.gomaxprocs + 1
-            if k < n:
-                n = k
-        if max > 0 and n > max:
-            n = max
-        if n > RUNQ_SIZE // 2:
-            n = RUNQ_SIZE // 2
-        # schedule() takes a lone G without the lock, so the queue may shrink under us
-        try:
-            gp = q.popleft()
-            local = pp.runq
-            for _ in range(n - 1):
-                if len(local) >= RUNQ_SIZE:
-                    break
-                local.append(q.popleft())
-        except IndexError:
-            pass
-        return gp
 
     # ---- idle Ps (lock held) ----
     def pidleput(self, pp: P) -> None:

@@ -135,6 +135,7 @@ def syscall(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Generator[
         # as we are, then get a P back the slow way
         if m.p is not None:
             proc.flush_retired(m)
+        gp.status = _Gsyscall         # in its syscall all the same (a dump shows it so)
         try:
             r = fn(*args, **kwargs)
         finally:

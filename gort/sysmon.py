@@ -20,7 +20,7 @@ from typing import Any, Optional
 from . import debug, program, proc
 from .g import preempt_flag
 from .m import M
-from .p import P, _Pdead, _Pidle, _Prunning, _Psyscall, runqget
+from .p import P, _Pdead, _Pidle, _Prunning, _Psyscall, runqget, runqput
 from .timers import Timers
 
 FORCE_PREEMPT = 0.010      # forcePreemptNS
@@ -299,12 +299,15 @@ def retire_p(s: Any, pp: P) -> P:
     s.allp[pp.id] = newp
     s.nretake += 1
     s.nhandoff += 1
-    # move its queue; the stuck M may still add to it, it flushes the rest later
+    # move its queue (runnext to runnext, the ring in order); the stuck M may
+    # still add to it, it flushes the rest later
     while True:
-        gp, _ = runqget(pp)
+        gp, inherit = runqget(pp)
         if gp is None:
             break
-        newp.runq.append(gp)
+        batch = runqput(newp, gp, inherit)   # it fits: the same ring size
+        if batch:
+            s.globrunqputbatch(batch)
     if s.trace is not None:
         s.trace.event("ProcSteal", None, None, newp)
     return newp

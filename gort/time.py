@@ -263,3 +263,13 @@ def after_func(d: float, fn: Callable[..., Any], *args: Any) -> Timer:
     if isinstance(fn, types.CoroutineType) or not callable(fn):
         check_async(fn, "gort.after_func")       # the clear error for each misuse
     return Timer(d, fn, args)
+
+
+# The C twins (gort/_accel.c), unless GORT_PUREPY=1 or the module was not built:
+# sleep as a C awaitable whose park commit arms the G's timer.
+from .accel import C  # noqa: E402
+
+if C is not None:
+    C.configure(RTimer=_RTimer, goroutine_ready=C.goroutine_ready, not_seconds=_not_seconds)
+    _goroutine_ready = C.goroutine_ready     # noqa: F811
+    sleep = C.sleep                          # noqa: F811

@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional
 
 from . import proc as _proc   # (circular: used at call time only)
 from .p import _Pdead
+from .accel import C
 
 HEAP_N = 4                    # timerHeapN
 
@@ -110,24 +111,22 @@ class Timer:
             s.poller.wake(when)
 
 
-class Timers:
-    """One P's heap (time.go `timers`).
+class TimersCore:
+    """One P's 4-ary min-heap of (when, gen, timer) entries: the Python twin of
+    gort._accel.TimersCore (C, used unless GORT_PUREPY=1).  Timers adds the
+    lock and the running of due timers.
 
     `whens` mirrors the heap's deadlines in a flat list of floats, so sifting
     compares floats with C-level min() over each group of four children.
     """
 
-    __slots__ = ("mu", "heap", "whens", "len", "zombies", "moved_to")
+    __slots__ = ("heap", "whens", "len", "zombies")
 
     def __init__(self) -> None:
-        self.mu = threading.Lock()
         self.heap: list[tuple[float, int, Timer]] = []
         self.whens: list[float] = []
         self.len = 0          # live timers (what checkdead and handoffp look at)
         self.zombies = 0
-        # set when a retired P's heap is emptied into another (move_timers): a
-        # periodic timer that run() took out before the move goes there instead
-        self.moved_to: Optional[Timers] = None
 
     def wake_time(self) -> float:
         """Earliest deadline, 0 if none; safe to call without the lock (a hint)."""
@@ -136,10 +135,6 @@ class Timers:
             return w[0] if w else 0.0
         except IndexError:
             return 0.0
-
-    def has_ready(self) -> bool:
-        w = self.wake_time()
-        return w != 0.0 and w <= _now()
 
     # 4-ary heap on `whens` (mu held); parent of i is (i-1)//4
     def push(self, e: tuple[float, int, Timer]) -> None:
@@ -198,6 +193,37 @@ class Timers:
             ws[i] = lw
         return top
 
+    def popdue(self, now: float, max: int) -> list[tuple[float, int, Timer]]:
+        """The entries due by now (mu held), earliest first, at most max."""
+        due: list[tuple[float, int, Timer]] = []
+        ws = self.whens
+        pop = self.pop
+        while ws and ws[0] <= now and len(due) < max:
+            due.append(pop())
+            ws = self.whens
+        return due
+
+
+if C is not None:
+    TimersCore = C.TimersCore                # type: ignore[misc]  # noqa: F811
+
+
+class Timers(TimersCore):
+    """One P's timers (time.go `timers`): the heap, its lock, running what is due."""
+
+    __slots__ = ("mu", "moved_to")
+
+    def __init__(self) -> None:
+        TimersCore.__init__(self)
+        self.mu = threading.Lock()
+        # set when a retired P's heap is emptied into another (move_timers): a
+        # periodic timer that run() took out before the move goes there instead
+        self.moved_to: Optional[Timers] = None
+
+    def has_ready(self) -> bool:
+        w = self.wake_time()
+        return w != 0.0 and w <= _now()
+
     def clean(self) -> None:
         """Drop zombie entries (mu held): Go's adjust/cleanHead when zombies > len/4."""
         live = [e for e in self.heap if e[2].gen == e[1] and e[2].ts is self]
@@ -222,10 +248,7 @@ class Timers:
             if not ws or ws[0] > now:
                 mu.release()
                 return self.wake_time(), ran
-            due: list[tuple[float, int, Timer]] = []
-            pop = self.pop
-            while ws and ws[0] <= now and len(due) < 512:
-                due.append(pop())
+            due = self.popdue(now, 512)
             mu.release()
             fired = zombies = 0
             err: Optional[BaseException] = None
@@ -269,7 +292,6 @@ class Timers:
             mu.release()
             if err is not None:
                 raise err
-
 
     def _forward(self, m: Any, t: Timer) -> None:
         """Re-heap periodic t (t.mu held) on the heap this one was emptied into:

@@ -58,13 +58,21 @@ def hang_detail() -> str:
     return "\n".join(out)
 
 
-async def wait_until(pred, what, limit=200_000):
-    """Yield (gosched) until pred() holds; a bounded number of tries, not a timeout."""
-    for _ in range(limit):
-        if pred():
-            return
-        await gort.gosched()
-    raise AssertionError(f"condition never became true: {what}")
+async def wait_until(pred, what, limit=200_000, least=10.0):
+    """Yield (gosched) until pred() holds: a bounded number of tries (for a
+    hang to fail, not time out), and never fewer than `least` seconds of them.
+    The floor is for a loaded machine: the goroutine that makes pred true may
+    sit on an M the OS has not run for a while, and 200,000 C goscheds (the
+    accelerator) take only ~60 ms.  It costs nothing when pred comes true."""
+    import time
+    give_up = time.monotonic() + least
+    while True:
+        for _ in range(limit):
+            if pred():
+                return
+            await gort.gosched()
+        if time.monotonic() >= give_up:
+            raise AssertionError(f"condition never became true: {what}")
 
 
 async def settle(n=200):

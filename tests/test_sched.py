@@ -12,7 +12,7 @@ import gort
 from helpers import wait_until
 from gort import proc, procresize
 from gort.g import G, _Gdead, _Grunnable
-from gort.p import RUNQ_SIZE, P, _Prunning, runqget, runqput, runqsteal
+from gort.p import RUNQ_SIZE, P, _Prunning, runnextg, runqget, runqlist, runqput, runqsteal
 from gort.sched import Sched
 
 
@@ -31,12 +31,12 @@ def test_runqput_fills_ring_then_overflows_half_plus_one():
     gs = _gs(RUNQ_SIZE + 1)
     for gp in gs[:RUNQ_SIZE]:
         assert runqput(pp, gp, False) is None
-    assert len(pp.runq) == RUNQ_SIZE
+    assert len(runqlist(pp)) == RUNQ_SIZE
     batch = runqput(pp, gs[RUNQ_SIZE], False)
     # runqputslow: the oldest half of the ring plus the new G go to the global queue
     assert batch is not None and len(batch) == RUNQ_SIZE // 2 + 1
     assert [g.goid for g in batch] == list(range(RUNQ_SIZE // 2)) + [RUNQ_SIZE]
-    assert [g.goid for g in pp.runq] == list(range(RUNQ_SIZE // 2, RUNQ_SIZE))
+    assert [g.goid for g in runqlist(pp)] == list(range(RUNQ_SIZE // 2, RUNQ_SIZE))
 
 
 def test_runnext_kicks_previous_to_tail():
@@ -73,10 +73,10 @@ def test_steal_takes_half_rounded_up(n, expect):
         runqput(victim, gp, False)
     gp = runqsteal(thief, victim, False)
     assert gp is not None
-    assert len(thief.runq) + 1 == expect
-    assert len(victim.runq) == n - expect
+    assert len(runqlist(thief)) + 1 == expect
+    assert len(runqlist(victim)) == n - expect
     # the thief took the victim's oldest Gs, in order, and runs the last of them
-    stolen = [g.goid for g in thief.runq] + [gp.goid]
+    stolen = [g.goid for g in runqlist(thief)] + [gp.goid]
     assert stolen == list(range(expect))
 
 
@@ -89,7 +89,7 @@ def test_runnext_stolen_only_when_allowed_and_queue_empty():
     runqput(victim, b, False)
     runqput(victim, a, True)
     assert runqsteal(thief, victim, True) is b          # queue first, runnext stays
-    assert list(victim.runnext) == [a]
+    assert runnextg(victim) is a and runqlist(victim) == []
 
 
 def test_globrunqget_batch_size():
@@ -100,13 +100,13 @@ def test_globrunqget_batch_size():
         s.globrunqput(gp)
     gp = s.globrunqget(pp, 0)
     # n = min(len/gomaxprocs + 1, 128): 101 Gs, one to run, the rest to the local queue
-    assert gp.goid == 0 and len(pp.runq) == 100 and len(s.runq) == 299
+    assert gp.goid == 0 and len(runqlist(pp)) == 100 and len(s.runq) == 299
     pp2 = P(1)
-    assert s.globrunqget(pp2, 1).goid == 101 and len(pp2.runq) == 0
+    assert s.globrunqget(pp2, 1).goid == 101 and runqlist(pp2) == []
     s.gomaxprocs = 1
     pp3 = P(2)
     s.globrunqget(pp3, 0)
-    assert len(pp3.runq) == 127          # capped at half the ring
+    assert len(runqlist(pp3)) == 127          # capped at half the ring
 
 
 def test_local_queue_overflow_and_fairness_tick_in_a_program():

@@ -56,7 +56,8 @@ stamp="$VENV/.gort-installed"
 # (3.13t: its dependency ast-serialize has no free-threaded wheel, and its Rust build
 # needs crates.io) gets test-core, the same extras without mypy: the mypy tests skip
 # there, saying so.  Anywhere else a failed install is an error.
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+# (and when the C accelerator's source changed: an editable install builds it once)
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ] || [ gort/_accel.c -nt "$stamp" ]; then
   piplog="$VENV/pip-test-extras.log"
   if ! "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]' >"$piplog" 2>&1; then
     if [ "$FT" != 1 ]; then cat "$piplog" >&2; exit 1; fi
