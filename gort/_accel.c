@@ -2270,6 +2270,10 @@ schedule(PyObject *mod, PyObject *mo)
             PObject *pp = AS_P(ppo);
             if (timers_check(mo, pp) < 0)             /* if pp.timers.heap: check_p */
                 goto out;
+            if (m->p != ppo)
+                /* a timer's callback (ready, newproc) found pp retired and
+                   flushed it: pp is nobody's now, a G put there would be lost */
+                continue;
             if (pp->schedtick % FAIRNESS_TICK == 0 && gqueue_len(grunq))
                 gp = globrunqget_c(s, pp, 1);
             if (gp == NULL)
@@ -2310,6 +2314,10 @@ schedule(PyObject *mod, PyObject *mo)
                 }
                 if (PyTuple_GET_ITEM(r, 0) == Py_None) {
                     Py_DECREF(r);       /* the program or this M ends, or our P was retired */
+                    /* P-less now: a spinner that leaves without looking again
+                       must not keep counting (wakep would skip) */
+                    if (m->spinning && void1(cfg.resetspinning, mo) < 0)
+                        goto out;
                     continue;
                 }
                 gp = Py_NewRef(PyTuple_GET_ITEM(r, 0));
