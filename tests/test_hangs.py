@@ -567,3 +567,48 @@ def test_busyhandoff_0_keeps_a_computing_goroutine_on_its_p():
     threads, sleeper_retires = map(int, p.stdout.split())
     assert sleeper_retires >= 1, "the goroutine blocked in time.sleep was not handed off"
     assert threads == 1, "the two computing goroutines ran on different threads at procs=1"
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_timer_callback_that_flushes_a_retired_p_loses_no_goroutine(procs):
+    """sysmon may retire a P while its M is in scheduler code (it reads m.curg under
+    sched.lock; the M clears it without).  A timer run by that scheduler code then
+    readies or starts goroutines, which flush the retired P (its Gs to the global
+    queue, m.p = None).  The scheduler must not go on with its stale P: a batch taken
+    from the global queue into it was never run (a hang on 3.13t, ~1 in 4,000 runs of
+    the ticker stress test).  Here the retire happens inside the timer's callback."""
+    from gort import proc, sysmon, timers
+
+    n = 8
+
+    async def main():
+        s = proc.cursched()
+        done = gort.Chan(n + 1)
+        parked = gort.Chan()
+
+        async def sleeper():
+            await done.send(await parked.recv())
+
+        async def worker(i):
+            await done.send(i)
+
+        gort.go(sleeper)
+        await wait_until(lambda: any(g.waitreason == "chan receive" and g.status == 4
+                                     for g in s.allgs), "the sleeper parked")
+
+        def cb(arg, seq, delay):
+            m = proc._tls.m
+            s.lock.acquire()
+            newp = sysmon.retire_p(s, m.p)      # as sysmon would, racing the M
+            s.lock.release()
+            proc.handoffp(s, newp)
+            for i in range(n):                   # the first finds the P retired and flushes it
+                proc.newproc(worker(i), m, s)
+            parked.try_send(-1)
+
+        t = timers.Timer(cb, None)
+        t.modify(time.monotonic())               # due now: runs when main parks below
+        got = sorted([await done.recv() for _ in range(n + 1)])
+        return got
+
+    assert run_bounded(main, procs=procs, timeout=30) == [-1] + list(range(n))
