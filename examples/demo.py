@@ -400,7 +400,7 @@ async def part_blocking(block: float) -> dict[str, Any]:
 async def main(sizes: dict[str, Any]) -> dict[str, Any]:
     say(f"gort demo: GOMAXPROCS={gort.gomaxprocs()}, GIL {'on' if gort.program.gil_enabled() else 'off'}, "
         f"Python {sys.version.split()[0]}, "
-        + ("the C accelerator" if gort.accelerated() else "pure Python (GORT_PUREPY=1 or no compiled module)"))
+        + ("the C accelerator" if gort.accelerated() else "pure Python (GORT_PUREPY=1 or no build)"))
     t0 = time.monotonic()
     figures: dict[str, Any] = {
         "sieve": await part_sieve(sizes["primes"]),
