@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import random
+import sys
 import time
 
 import pytest
@@ -77,6 +78,13 @@ def test_after_func():
     assert run(main, procs=2)
 
 
+# Go's GC churn: runtime.GC() then a 1 ns sleep.  Without the GIL every gc.collect()
+# stops the world; back to back (1 ns apart) they starved other threads' return to
+# Python for minutes on 3.13.5t (the test's own thread could not report), so there
+# the collections are 1 ms apart: still hundreds during a test.
+GC_PAUSE = 1e-9 if getattr(sys, "_is_gil_enabled", lambda: True)() else 1e-3
+
+
 def test_ticker_stress():
     """A 1 ns ticker delivers 100 ticks while another goroutine keeps collecting
     garbage (Go: runtime.GC) and sleeping 1 ns."""
@@ -86,7 +94,7 @@ def test_ticker_stress():
         async def churn():
             while not stop.load():
                 gc.collect()
-                await gort.sleep(1e-9)
+                await gort.sleep(GC_PAUSE)
         gort.go(churn)
         ticker = gort.Ticker(1e-9)
         for _ in range(100):
@@ -106,7 +114,7 @@ def test_ticker_concurrent_stress():
         async def churn():
             while not stop.load():
                 gc.collect()
-                await gort.sleep(1e-9)
+                await gort.sleep(GC_PAUSE)
         gort.go(churn)
         ticker = gort.Ticker(1e-9)
         wg = gort.WaitGroup()
