@@ -9,7 +9,7 @@ import os
 import pytest
 
 import gort
-from gosupport import count, run
+from gosupport import Atomic, count, run
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -177,17 +177,17 @@ def test_wait_group_race(switchy):
     async def main():
         for _ in range(1000):
             wg = gort.WaitGroup()
-            n = [0]
+            n = Atomic(0)          # Go: atomic.AddInt32 (without the GIL `+= 1` can lose one)
 
             async def g():
-                n[0] += 1
+                n.add(1)
                 wg.done()
             wg.add(1)
             gort.go(g)
             wg.add(1)
             gort.go(g)
             await wg.wait()
-            assert n[0] == 2, "Spurious wakeup from Wait"
+            assert n.load() == 2, "Spurious wakeup from Wait"
         return True
 
     assert run(main, procs=4)
