@@ -273,8 +273,8 @@ async def part_echo(clients: int, rounds: int, think: float) -> dict[str, Any]:
     head(f"3. Echo server on {ln.addr}: {clients} client goroutines x {rounds} round trips, "
          f"{think * 1000:.0f} ms apart")
     gort.go(serve, ln)
-    ok = [0]
-    bad = [0]
+    ok = [0] * clients      # one slot per client: without the GIL a shared `+= 1` loses counts
+    bad = [0] * clients
     done = gort.WaitGroup()
     peak: dict[str, Any] = {"threads": 0, "goroutines": 0, "io": 0, "states": Counter()}
     watching = [True]
@@ -292,9 +292,9 @@ async def part_echo(clients: int, rounds: int, think: float) -> dict[str, Any]:
                             break
                         got += chunk
                     if got == msg:
-                        ok[0] += 1
+                        ok[i] += 1
                     else:
-                        bad[0] += 1
+                        bad[i] += 1
                     await gort.sleep(think)     # the client "thinks" before its next request
         finally:
             done.done()
@@ -319,13 +319,13 @@ async def part_echo(clients: int, rounds: int, think: float) -> dict[str, Any]:
     watching[0] = False
     ln.close()
     total = clients * rounds
-    say(f"   echoes checked: {ok[0]:,} of {total:,} came back intact, {bad[0]} wrong or missing, "
+    say(f"   echoes checked: {sum(ok):,} of {total:,} came back intact, {total - sum(ok)} wrong or missing, "
         f"in {took:.2f} s",
         f"   peak while serving: {peak['goroutines']} goroutines (clients, connection handlers, ...), "
         f"{peak['threads']} OS threads (sysmon included)",
         f"   the most parked on sockets at once: {peak['io']} (every goroutine then: {show(peak['states'])})")
-    claims = [f"all {total:,} echoes came back" if ok[0] == total
-              else f"{total - ok[0]:,} echoes did NOT come back"]
+    claims = [f"all {total:,} echoes came back" if sum(ok) == total
+              else f"{total - sum(ok):,} echoes did NOT come back"]
     if peak["io"] > peak["threads"]:
         claims.append(f"{peak['io']} goroutines waited on sockets at once with {peak['threads']} threads "
                       "in all: a read parks the goroutine, not the thread")
@@ -333,7 +333,7 @@ async def part_echo(clients: int, rounds: int, think: float) -> dict[str, Any]:
         claims.append(f"at most {peak['io']} goroutines waited on sockets at once, no more than the "
                       f"{peak['threads']} threads: this run does not show that waits do not take threads")
     say(f"=> {'; '.join(claims)}")
-    return {"ok": ok[0], "bad": bad[0], "total": total, "threads": peak["threads"], "io": peak["io"]}
+    return {"ok": sum(ok), "bad": sum(bad), "total": total, "threads": peak["threads"], "io": peak["io"]}
 
 
 # ---------------------------------------------------------------- 4. a blocking call
