@@ -33,15 +33,18 @@ pytestmark = pytest.mark.skipif(serve.check_platform() is not None, reason="Linu
 T = TypeVar("T")
 
 
-def wait_for(cond: Callable[[], Optional[T]], what: str, timeout: float = WAIT) -> T:
-    """Poll cond until it returns something truthy; fail after timeout seconds."""
+def wait_for(cond: Callable[[], Optional[T]], what: str, timeout: float = WAIT,
+             detail: Optional[Callable[[], str]] = None) -> T:
+    """Poll cond until it returns something truthy; fail after timeout seconds
+    (with detail(), e.g. the supervisor's output, in the message)."""
     deadline = time.monotonic() + timeout
     while True:
         got = cond()
         if got:
             return got
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}", pytrace=False)
+            more = "\n" + detail() if detail is not None else ""
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}{more}", pytrace=False)
         time.sleep(0.02)
 
 
@@ -90,6 +93,9 @@ class Supervised:
 
     def stdout(self) -> str:
         return self.out.read_text(errors="replace")
+
+    def outputs(self) -> str:
+        return f"stdout:\n{self.stdout()}\nstderr:\n{self.stderr()}"
 
     def started(self) -> list[int]:
         """The first workers' pids, from the supervisor's start-up line (waits for it)."""
@@ -245,6 +251,8 @@ def test_a_worker_that_crashes_at_start_up_is_restarted_with_growing_delays(tmp_
         sup.cleanup()
 
 
+# Both workers print to the supervisor's stdout, and an unbuffered print writes its pieces
+# one by one: "up 0" and "up 1" can arrive as "upup  10" (seen), so the tests count "up".
 SLEEPER = """
     import gort
 
@@ -258,7 +266,7 @@ def test_ctrl_c_stops_the_workers_and_the_supervisor_ends_by_sigint(tmp_path):
     sup = Supervised(tmp_path, "--processes", "2", app(tmp_path, SLEEPER))
     try:
         workers = set(sup.started())
-        wait_for(lambda: sup.stdout().count("up ") == 2, "both workers up")
+        wait_for(lambda: sup.stdout().count("up") == 2, "both workers up", detail=sup.outputs)
         sup.p.send_signal(signal.SIGINT)
         assert sup.wait() == -signal.SIGINT, sup.stderr()
         assert not any(alive(p) for p in workers)    # reaped by the supervisor before it exited
@@ -271,7 +279,7 @@ def test_sigquit_to_the_supervisor_prints_every_workers_goroutine_dump(tmp_path)
     sup = Supervised(tmp_path, "--processes", "2", app(tmp_path, SLEEPER))
     try:
         workers = set(sup.started())
-        wait_for(lambda: sup.stdout().count("up ") == 2, "both workers up")
+        wait_for(lambda: sup.stdout().count("up") == 2, "both workers up", detail=sup.outputs)
         sup.p.send_signal(signal.SIGQUIT)
         wait_for(lambda: sup.stderr().count("SIGQUIT: goroutine dump (gort keeps running)") == 2,
                  "two goroutine dumps")
@@ -303,7 +311,7 @@ def test_workers_stop_themselves_when_the_supervisor_is_killed(tmp_path):
     sup = Supervised(tmp_path, "--processes", "2", app(tmp_path, SLEEPER))
     try:
         workers = set(sup.started())
-        wait_for(lambda: sup.stdout().count("up ") == 2, "both workers up")
+        wait_for(lambda: sup.stdout().count("up") == 2, "both workers up", detail=sup.outputs)
         sup.p.kill()
         sup.wait()
         wait_for(lambda: not any(alive(p) for p in workers), f"orphaned workers {workers} to exit")
